@@ -1,0 +1,47 @@
+"""The ``bonito-logs`` command.
+
+Each subsystem registers its own subcommands (``register(subparsers)``), so this
+module stays a thin dispatcher and importing it stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# (module, ...) each exposing register(subparsers); imported lazily only to build the parser.
+_SUBSYSTEMS = (
+    "bonito_logs.stack.cli",
+    "bonito_logs.client.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bonito-logs",
+        description="Bonito Logs: structured, tenant-scoped logs from Kafka to OpenSearch and beyond.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in _SUBSYSTEMS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    result = args.func(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""All configuration, read once from ``BONITO_*`` environment variables.
+
+Every setting has a default that works with the local stack started by
+``bonito-logs stack up``. Nothing else in the package reads the environment:
+ask for ``get_settings()`` (cached) or build ``Settings.from_env(env)`` in tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _default_home() -> Path:
+    return Path.cwd() / "var"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of Bonito Logs. The env variable is ``BONITO_`` + the upper-cased name."""
+
+    # --- Kafka -----------------------------------------------------------------
+    kafka_bootstrap: str = field(default="127.0.0.1:9092", metadata={"help": "Kafka bootstrap servers"})
+    logs_topic: str = field(default="bonito.logs", metadata={"help": "topic the client publishes records to"})
+    dlq_topic: str = field(default="bonito.logs.dlq", metadata={"help": "dead-letter topic for records the workers cannot index"})
+    topic_partitions: int = field(default=12, metadata={"help": "partitions of the logs topic when the project creates it"})
+    topic_retention_ms: int = field(default=7 * 24 * 3600 * 1000, metadata={"help": "retention of the logs topic (ms)"})
+
+    # --- OpenSearch --------------------------------------------------------------
+    opensearch_url: str = field(default="http://127.0.0.1:9200", metadata={"help": "OpenSearch base URL"})
+    index_prefix: str = field(default="bonito-logs-", metadata={"help": "daily log indices are <prefix>YYYY.MM.DD"})
+    meta_prefix: str = field(default="bonito-", metadata={"help": "prefix of the keys/jobs/integrations indices"})
+    retention_days: int = field(default=30, metadata={"help": "daily log indices older than this are deleted"})
+    index_shards: int = field(default=1, metadata={"help": "primary shards per daily index"})
+    index_replicas: int = field(default=0, metadata={"help": "replicas per daily index (0 on a single node)"})
+
+    # --- client helper -------------------------------------------------------------
+    client_buffer_records: int = field(default=100_000, metadata={"help": "records held in memory before spilling to the spool"})
+    client_batch_records: int = field(default=2_000, metadata={"help": "records per producer send batch"})
+    client_linger_ms: int = field(default=20, metadata={"help": "producer linger.ms"})
+    client_max_batch_bytes: int = field(default=1_048_576, metadata={"help": "producer max batch size in bytes"})
+    client_compression: str = field(default="lz4", metadata={"help": "producer compression: none, gzip, snappy, lz4, zstd"})
+    client_spool_dir: str = field(default="", metadata={"help": "spool folder (default: <home>/spool)"})
+    client_spool_max_bytes: int = field(default=1_073_741_824, metadata={"help": "spool size past which records are dropped"})
+    client_drop_report_interval_s: float = field(default=10.0, metadata={"help": "at most one drop warning per interval"})
+    client_retry_backoff_s: float = field(default=1.0, metadata={"help": "wait between reconnect attempts when Kafka is down"})
+
+    # --- workers -------------------------------------------------------------------
+    indexer_group: str = field(default="bonito.indexer", metadata={"help": "consumer group of the indexer"})
+    indexer_batch_records: int = field(default=2_000, metadata={"help": "max documents per bulk request"})
+    indexer_batch_seconds: float = field(default=0.5, metadata={"help": "max wait before a partial batch is flushed"})
+    worker_id: str = field(default="", metadata={"help": "name of this worker process (default: host-pid)"})
+    retention_check_seconds: float = field(default=3600.0, metadata={"help": "how often workers delete expired indices"})
+
+    # --- API -----------------------------------------------------------------------
+    api_host: str = field(default="127.0.0.1", metadata={"help": "API bind address"})
+    api_port: int = field(default=8000, metadata={"help": "API port"})
+    secret_key: str = field(default="dev-insecure-secret-change-me", metadata={"help": "signs sessions, encrypts credentials"})
+
+    # --- local stack ---------------------------------------------------------------
+    home: str = field(default="", metadata={"help": "data, logs, spool and cache folder (default: ./var)"})
+    stack_cache: str = field(default="", metadata={"help": "where fetched jars live (default: ./.cache/stack)"})
+    kafka_version: str = field(default="4.1.1", metadata={"help": "Kafka version fetched from Maven Central"})
+    opensearch_version: str = field(default="2.19.4", metadata={"help": "OpenSearch version fetched from Maven Central"})
+    kafka_port: int = field(default=9092, metadata={"help": "Kafka broker port (local stack)"})
+    kafka_controller_port: int = field(default=9093, metadata={"help": "Kafka KRaft controller port (local stack)"})
+    opensearch_port: int = field(default=9200, metadata={"help": "OpenSearch HTTP port (local stack)"})
+    opensearch_transport_port: int = field(default=9300, metadata={"help": "OpenSearch transport port (local stack)"})
+    kafka_heap: str = field(default="512m", metadata={"help": "Kafka JVM heap"})
+    opensearch_heap: str = field(default="768m", metadata={"help": "OpenSearch JVM heap"})
+    stack_user: str = field(default="bonito", metadata={"help": "unprivileged user OpenSearch runs as when we are root"})
+
+    # ---------------------------------------------------------------------------------
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get("BONITO_" + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.name, f.type, raw)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    # Derived paths ------------------------------------------------------------------
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home) if self.home else _default_home()
+
+    @property
+    def spool_path(self) -> Path:
+        return Path(self.client_spool_dir) if self.client_spool_dir else self.home_path / "spool"
+
+    @property
+    def stack_cache_path(self) -> Path:
+        return Path(self.stack_cache) if self.stack_cache else Path.cwd() / ".cache" / "stack"
+
+    @property
+    def index_pattern(self) -> str:
+        return self.index_prefix + "*"
+
+
+def _coerce(name: str, type_name: Any, raw: str) -> Any:
+    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            low = raw.strip().lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError(raw)
+    except ValueError as exc:
+        raise ValueError(f"BONITO_{name.upper()}: expected {kind}, got {raw!r}") from exc
+    return raw
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, help) for every setting, for the README and ``--help``."""
+    out = []
+    for f in fields(Settings):
+        out.append(("BONITO_" + f.name.upper(), str(f.default), f.metadata.get("help", "")))
+    return out
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
