@@ -1,0 +1,46 @@
+"""Shared fixtures: every test run gets its own topic and index names."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bonito_logs.config import Settings
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return RUN_ID
+
+
+@pytest.fixture
+def unique_name(request) -> str:
+    """A name no other test (of this or any earlier run) uses: run id + test name hash."""
+    token = uuid.uuid4().hex[:6]
+    return f"t{RUN_ID}{token}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, unique_name: str) -> Settings:
+    """Settings from the environment, with private topics, indices and folders for this test."""
+    base = Settings.from_env()
+    return base.replace(
+        logs_topic=f"test.{unique_name}.logs",
+        dlq_topic=f"test.{unique_name}.dlq",
+        index_prefix=f"test-{unique_name}-logs-",
+        meta_prefix=f"test-{unique_name}-",
+        indexer_group=f"test.{unique_name}.indexer",
+        home=str(tmp_path / "home"),
+        topic_partitions=int(os.environ.get("BONITO_TEST_PARTITIONS", "6")),
+    )
