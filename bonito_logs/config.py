@@ -77,6 +77,8 @@ class Settings:
     kafka_heap: str = field(default="512m", metadata={"help": "Kafka JVM heap"})
     opensearch_heap: str = field(default="768m", metadata={"help": "OpenSearch JVM heap"})
     stack_user: str = field(default="bonito", metadata={"help": "unprivileged user OpenSearch runs as when we are root"})
+    opensearch_dir: str = field(default="", metadata={"help": "OpenSearch install copy, data and logs (default: <home>/opensearch; as root /var/lib/bonito-logs/<hash of home>/opensearch)"})
+    stack_start_timeout_s: float = field(default=120.0, metadata={"help": "how long `stack up` waits for each service to become healthy"})
 
     # ---------------------------------------------------------------------------------
     @classmethod
