@@ -1,0 +1,58 @@
+# Bonito Logs developer entry points. Everything runs from a local .venv; the
+# Kafka + OpenSearch stack runs without Docker (see README, "The local stack").
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: venv test unit integration lint run stack-up stack-down stack-status clean
+
+venv: $(STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python 3.11+ is required; $(PYTHON) is older (set PYTHON=...)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the dependency list changed.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+stack-up: venv
+	$(BIN)/bonito-logs stack up
+
+stack-down: venv
+	$(BIN)/bonito-logs stack down
+
+stack-status: venv
+	$(BIN)/bonito-logs stack status
+
+# Everything: unit tests and integration tests against the real stack.
+test: stack-up
+	$(BIN)/pytest tests -q $(PYTEST_ARGS)
+
+# No services needed.
+unit: venv
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
+integration: stack-up
+	$(BIN)/pytest tests/integration -q $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check bonito_logs tests
+
+run: stack-up
+	@if $(BIN)/bonito-logs demo --help >/dev/null 2>&1; then \
+		$(BIN)/bonito-logs demo; \
+	else \
+		echo "The stack is up (Kafka 127.0.0.1:9092, OpenSearch http://127.0.0.1:9200)."; \
+		echo "Emit a record with:"; \
+		echo "  $(BIN)/bonito-logs emit --org acme --type gateway --event request.completed --severity info"; \
+		echo "Stop the stack with: make stack-down"; \
+	fi
+
+clean:
+	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
