@@ -92,6 +92,14 @@ class Settings:
             values[f.name] = _coerce(f.name, f.type, raw)
         return cls(**values)
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``BONITO_*`` variables, for starting another process with them."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out["BONITO_" + f.name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

@@ -1,0 +1,110 @@
+"""The worker process: a Faust app hosting the stream workers.
+
+Run it as ``faust -A bonito_logs.streams.app worker -l info`` or ``bonito-logs worker``.
+
+Faust supervises the process (start-up, signals, graceful shutdown, logging).
+The indexer is a plain aiokafka consumer inside a Faust service rather than a
+Faust agent; ``bonito_logs.streams.indexer`` says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+from mode import Service
+
+from bonito_logs.config import Settings, get_settings
+from bonito_logs.store import ensure_templates, make_client
+from bonito_logs.streams.housekeeping import retention_loop
+from bonito_logs.streams.indexer import IndexerAgent
+from bonito_logs.streams.status import WorkerStatus, heartbeat_loop
+
+log = logging.getLogger(__name__)
+
+
+async def prepare(settings: Settings) -> None:
+    """Topics and index templates exist before anything consumes or writes."""
+    from bonito_logs.client.topics import ensure_topics
+
+    await ensure_topics(settings)
+    client = make_client(settings)
+    try:
+        await ensure_templates(client, settings)
+    finally:
+        await client.close()
+
+
+class WorkerRuntime:
+    """Everything one worker process runs, startable without Faust (tests, benchmarks)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.status = WorkerStatus.for_settings(settings)
+        self.indexer = IndexerAgent(settings, status=self.status)
+        self._tasks: list[asyncio.Task] = []
+        self._client = None
+
+    async def start(self) -> None:
+        await _retry_forever(lambda: prepare(self.settings), "preparing topics and templates")
+        self._client = make_client(self.settings)
+        self._tasks = [
+            asyncio.create_task(self.indexer.run(), name="indexer"),
+            asyncio.create_task(heartbeat_loop(self.status, self.settings, self._client), name="heartbeat"),
+            asyncio.create_task(retention_loop(self.settings, self._client), name="retention"),
+        ]
+
+    async def wait(self) -> None:
+        await self._tasks[0]
+
+    async def stop(self) -> None:
+        self.indexer.stop()
+        indexer, *others = self._tasks
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.close()
+
+
+async def _retry_forever(step, what: str) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await step()
+            return
+        except Exception as exc:
+            log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def create_app(settings: Settings | None = None) -> faust.App:
+    settings = settings or get_settings()
+    app = faust.App(
+        "bonito-workers",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        autodiscover=False,
+    )
+
+    @app.service
+    class StreamWorkers(Service):
+        """Hosts the WorkerRuntime inside Faust's service tree."""
+
+        def __post_init__(self) -> None:
+            self.runtime = WorkerRuntime(settings)
+
+        async def on_start(self) -> None:
+            await self.runtime.start()
+
+        async def on_stop(self) -> None:
+            await self.runtime.stop()
+
+    return app
+
+
+app = create_app()
