@@ -169,7 +169,7 @@ def _wait_healthy(svc: Service, pid: int, deadline: float) -> None:
         if probe.healthy:
             log.info("%s healthy after %.1fs: %s", svc.name, time.monotonic() - start, probe.detail)
             return
-        process.wait_gone(pid, 0)  # reaps our own child if it died
+        process.reap(pid)  # our own child that died would linger as a zombie
         if not process.is_alive(pid):
             svc.pid_file.unlink(missing_ok=True)
             raise StackError(

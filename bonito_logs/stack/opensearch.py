@@ -78,7 +78,9 @@ class OpenSearchService(Service):
 
     @property
     def marker(self) -> str:
-        return f"-Dopensearch.path.home={self.layout.opensearch_home}"
+        # On both command lines the pid has: `bash <home>/bin/opensearch` while the script
+        # prepares JVM options, then `java ... -Dopensearch.path.home=<home>` after its exec.
+        return str(self.layout.opensearch_home)
 
     @property
     def url(self) -> str:

@@ -135,14 +135,14 @@ def _signal_group(pid: int, sig: int) -> None:
 def wait_gone(pid: int, timeout_s: float, marker: str | None = None) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        _reap(pid)
+        reap(pid)
         if not is_alive(pid, marker):
             return True
         time.sleep(0.2)
     return not is_alive(pid, marker)
 
 
-def _reap(pid: int) -> None:
+def reap(pid: int) -> None:
     """Collect our own exited child so it does not linger as a zombie."""
     try:
         os.waitpid(pid, os.WNOHANG)
