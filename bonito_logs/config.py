@@ -64,6 +64,10 @@ class Settings:
     api_host: str = field(default="127.0.0.1", metadata={"help": "API bind address"})
     api_port: int = field(default=8000, metadata={"help": "API port"})
     secret_key: str = field(default="dev-insecure-secret-change-me", metadata={"help": "signs sessions, encrypts credentials"})
+    api_max_body_bytes: int = field(default=1_048_576, metadata={"help": "request bodies larger than this are refused with 413"})
+    api_probe_timeout_s: float = field(default=2.0, metadata={"help": "how long /health and /metrics wait for Kafka or OpenSearch"})
+    api_monitor_cache_s: float = field(default=5.0, metadata={"help": "how long consumer lag and worker heartbeats are cached"})
+    api_worker_live_s: float = field(default=30.0, metadata={"help": "a worker whose heartbeat is older than this is not live"})
 
     # --- local stack ---------------------------------------------------------------
     home: str = field(default="", metadata={"help": "data, logs, spool and cache folder (default: ./var)"})
