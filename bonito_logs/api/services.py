@@ -1,0 +1,60 @@
+"""The long-lived objects every request shares: one OpenSearch client and what is built on it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from opensearchpy import AsyncOpenSearch
+from starlette.requests import Request
+
+from bonito_logs.api.metrics import ApiMetrics
+from bonito_logs.api.monitor import ClusterMonitor
+from bonito_logs.config import Settings
+from bonito_logs.store import LogSearch, ensure_templates, make_client
+from bonito_logs.store.keys import KeyStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    opensearch: AsyncOpenSearch
+    keys: KeyStore
+    search: LogSearch
+    monitor: ClusterMonitor
+    metrics: ApiMetrics
+    owns_client: bool = True
+
+    @classmethod
+    def build(cls, settings: Settings, opensearch: AsyncOpenSearch | None = None) -> Services:
+        client = opensearch if opensearch is not None else make_client(settings)
+        monitor = ClusterMonitor(settings, client)
+        return cls(
+            settings=settings,
+            opensearch=client,
+            keys=KeyStore(client, settings),
+            search=LogSearch(client, settings),
+            monitor=monitor,
+            metrics=ApiMetrics(monitor),
+            owns_client=opensearch is None,
+        )
+
+    async def prepare(self) -> None:
+        """Install the log index template and the keys index; OpenSearch down is not fatal
+        (``/health`` says so, and both are retried by the writers that need them)."""
+        try:
+            await ensure_templates(self.opensearch, self.settings)
+            await self.keys.ensure_index()
+        except Exception as exc:  # noqa: BLE001 - the API must start to report what is down
+            log.warning("OpenSearch not prepared at start-up: %s", exc)
+
+    async def aclose(self) -> None:
+        await self.monitor.aclose()
+        if self.owns_client:
+            await self.opensearch.close()
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
