@@ -15,6 +15,7 @@ import sys
 _SUBSYSTEMS = (
     "bonito_logs.stack.cli",
     "bonito_logs.client.cli",
+    "bonito_logs.api.cli",
     "bonito_logs.streams.cli",
 )
 
