@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import faust
 from mode import Service
@@ -37,33 +38,44 @@ async def prepare(settings: Settings) -> None:
 
 
 class WorkerRuntime:
-    """Everything one worker process runs, startable without Faust (tests, benchmarks)."""
+    """Everything one worker process runs, startable without Faust (tests, benchmarks).
+
+    Each stream worker is a component with ``async run()`` (returns when stopped)
+    and ``stop()``; a new worker adds itself in ``components()``.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.status = WorkerStatus.for_settings(settings)
         self.indexer = IndexerAgent(settings, status=self.status)
         self._tasks: list[asyncio.Task] = []
+        self._chores: list[asyncio.Task] = []
         self._client = None
+
+    def components(self) -> dict[str, Any]:
+        """name -> component, each with ``async run()`` and ``stop()``."""
+        return {"indexer": self.indexer}
 
     async def start(self) -> None:
         await _retry_forever(lambda: prepare(self.settings), "preparing topics and templates")
         self._client = make_client(self.settings)
-        self._tasks = [
-            asyncio.create_task(self.indexer.run(), name="indexer"),
+        self._tasks = [asyncio.create_task(component.run(), name=name)
+                       for name, component in self.components().items()]
+        self._chores = [
             asyncio.create_task(heartbeat_loop(self.status, self.settings, self._client), name="heartbeat"),
             asyncio.create_task(retention_loop(self.settings, self._client), name="retention"),
         ]
 
     async def wait(self) -> None:
-        await self._tasks[0]
+        """Until any component ends (which only happens on stop or a bug)."""
+        await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
 
     async def stop(self) -> None:
-        self.indexer.stop()
-        indexer, *others = self._tasks
-        for task in others:
+        for component in self.components().values():
+            component.stop()
+        for task in self._chores:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._chores, return_exceptions=True)
         if self._client is not None:
             await self._client.close()
 
