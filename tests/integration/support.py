@@ -27,7 +27,10 @@ OUTPUT = ROOT / "test-output"
 
 def generate_records(n: int, orgs: list[str], *, seed: int = 7,
                      start: datetime | None = None, span: timedelta = timedelta(hours=6)) -> list[dict]:
-    """``n`` varied, valid records spread over ``span`` before now (oldest first is not guaranteed)."""
+    """``n`` varied, valid records spread over ``span`` before ``start`` + ``span``.
+
+    Deterministic for a seed (ids included) when ``start`` is given.
+    """
     rng = random.Random(seed)
     start = start or (datetime.now(UTC) - span)
     words = ["timeout", "quota", "retry", "upstream", "latency", "vector", "embedding", "ok", "denied"]
@@ -51,6 +54,7 @@ def generate_records(n: int, orgs: list[str], *, seed: int = 7,
             duration_ms=round(rng.uniform(0, 5000), 3) if rng.random() < 0.8 else None,
             cost=round(rng.uniform(0, 0.5), 6) if rng.random() < 0.6 else None,
             message=f"{rng.choice(words)} {rng.choice(words)} record {i}",
+            id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         ))
     return out
 
