@@ -39,6 +39,16 @@ def from_timestamp_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+def iso_timestamp(ts: datetime) -> str:
+    """``0001-01-01T00:00:00.000000Z``: what an OpenSearch ``date`` parses for every year.
+
+    (``strftime("%Y")`` does not pad years before 1000, which OpenSearch rejects.)
+    """
+    ts = ts.astimezone(UTC)
+    return (f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts.hour:02d}:{ts.minute:02d}:"
+            f"{ts.second:02d}.{ts.microsecond:06d}Z")
+
+
 def _as_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
@@ -52,7 +62,7 @@ def to_document(record: dict[str, Any]) -> dict[str, Any]:
     ts = _as_datetime(record["timestamp"])
     metadata = record.get("metadata")
     doc: dict[str, Any] = {name: record.get(name) for name in FIELDS}
-    doc["timestamp"] = format_timestamp(ts)
+    doc["timestamp"] = iso_timestamp(ts)
     doc["timestamp_us"] = timestamp_us(ts)
     doc["severity_rank"] = SEVERITY_RANK[record["severity"]]
     doc["metadata_text"] = metadata_text(metadata) if metadata else None
@@ -61,12 +71,17 @@ def to_document(record: dict[str, Any]) -> dict[str, Any]:
         doc["metadata"] = flat
         if changed:
             doc["metadata_original"] = metadata
-    doc["ingested_at"] = format_timestamp(datetime.now(UTC))
+    doc["ingested_at"] = iso_timestamp(datetime.now(UTC))
     return doc
 
 
 def from_document(source: dict[str, Any]) -> dict[str, Any]:
-    """The API's JSON record: ``record_to_json`` shape, keys in schema order."""
+    """The API's JSON record: ``record_to_json`` shape, keys in schema order.
+
+    The timestamp is rebuilt from the exact ``timestamp_us`` and formatted by the
+    schema's own ``format_timestamp``, so it is byte-for-byte what the API returns
+    for a record it has in memory.
+    """
     out = {name: source.get(name) for name in FIELDS}
     us = source.get("timestamp_us")
     out["timestamp"] = (format_timestamp(from_timestamp_us(us)) if isinstance(us, int)

@@ -12,7 +12,7 @@ from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import RequestError
+from opensearchpy.exceptions import TransportError
 
 from bonito_logs.config import Settings
 from bonito_logs.errors import NotFound, Unavailable, ValidationError
@@ -47,10 +47,15 @@ class LogSearch:
                 ignore_unavailable=True, allow_no_indices=True, **params)
         except OSConnectionError as exc:
             raise Unavailable(f"OpenSearch is unreachable: {exc}") from exc
-        except RequestError as exc:
-            if "too_many" in str(exc).lower() or "maxclausecount" in str(exc).lower():
+        except TransportError as exc:
+            text = str(exc).lower()
+            # The request's term limit keeps searches under Lucene's clause limit; should
+            # analysis still expand past it, it is the caller's search that is too wide.
+            if "maxclausecount" in text or "too many nested clauses" in text or "too_many_clauses" in text:
                 raise ValidationError("filters.search", "matches too many terms; "
                                                         "use fewer words or longer prefixes") from exc
+            if exc.status_code in (429, 503):
+                raise Unavailable(f"OpenSearch is busy or not ready: {exc}") from exc
             raise
 
     async def search(self, org_id: str, q: LogQuery) -> dict[str, Any]:

@@ -74,6 +74,12 @@ def test_derived_fields():
     assert abs(ingested - datetime.now(UTC)) < timedelta(seconds=5)
 
 
+def test_document_timestamp_pads_early_years():
+    doc = to_document(full_record(timestamp=datetime(1, 1, 1, tzinfo=UTC)))
+    assert doc["timestamp"] == "0001-01-01T00:00:00.000000Z"
+    assert doc["timestamp_us"] == -62135596800000000
+
+
 def test_json_shaped_record_is_accepted_too():
     rec = full_record()
     assert to_document(record_to_json(rec))["timestamp_us"] == to_document(rec)["timestamp_us"]
