@@ -52,6 +52,10 @@ class Settings:
     client_spool_max_bytes: int = field(default=1_073_741_824, metadata={"help": "spool size past which records are dropped"})
     client_drop_report_interval_s: float = field(default=10.0, metadata={"help": "at most one drop warning per interval"})
     client_retry_backoff_s: float = field(default=1.0, metadata={"help": "wait between reconnect attempts when Kafka is down"})
+    client_spool_segment_bytes: int = field(default=16_777_216, metadata={"help": "spool segment file size before a new one starts"})
+    client_spool_fsync_s: float = field(default=1.0, metadata={"help": "how often buffered spool writes are flushed and fsynced"})
+    client_inflight_batches: int = field(default=8, metadata={"help": "send batches in flight before waiting for acks"})
+    client_close_timeout_s: float = field(default=10.0, metadata={"help": "close() waits this long for Kafka before spooling the rest"})
 
     # --- workers -------------------------------------------------------------------
     indexer_group: str = field(default="bonito.indexer", metadata={"help": "consumer group of the indexer"})
