@@ -8,6 +8,7 @@ requested field, then ``timestamp_us``, then ``id``), so offset pages and
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
@@ -22,6 +23,7 @@ from bonito_logs.store.documents import from_document
 from bonito_logs.store.query import MAX_ID_CHARS, MAX_WINDOW, LogQuery, build_query, build_sort
 
 TRACE_PAGE = 1000
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _SOURCE = {"excludes": ["metadata_text"]}  # derived from metadata; never returned
 _TRACE_SORT = [{"timestamp_us": {"order": "asc"}}, {"id": {"order": "asc"}}]
 
@@ -103,6 +105,8 @@ class LogSearch:
         org = _org(org_id)
         if not isinstance(record_id, str) or not 0 < len(record_id) <= MAX_ID_CHARS:
             raise NotFound(f"no log record {record_id!r}")
+        if _UUID.match(record_id):
+            record_id = record_id.lower()  # build_record stores ids lower-cased
         body = {
             "query": {"bool": {"filter": [{"ids": {"values": [record_id]}},
                                           {"term": {"org_id": org}}]}},
