@@ -88,6 +88,11 @@ class Settings:
     opensearch_dir: str = field(default="", metadata={"help": "OpenSearch install copy, data and logs (default: <home>/opensearch; as root /var/lib/bonito-logs/<hash of home>/opensearch)"})
     stack_start_timeout_s: float = field(default=120.0, metadata={"help": "how long `stack up` waits for each service to become healthy"})
 
+    # --- integrations (connectors) --------------------------------------------------
+    allow_private_destinations: bool = field(default=False, metadata={"help": "let integrations send to loopback/private/link-local addresses (tests, on-premises)"})
+    previous_secret_keys: str = field(default="", metadata={"help": "comma-separated former secret keys, still accepted to decrypt stored credentials"})
+    connector_timeout_s: float = field(default=10.0, metadata={"help": "timeout of one request to a destination (connect, read, write)"})
+
     # ---------------------------------------------------------------------------------
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
