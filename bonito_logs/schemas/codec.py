@@ -178,8 +178,13 @@ def decode(data: bytes) -> dict[str, Any]:
 
 
 def format_timestamp(ts: datetime) -> str:
-    """``2024-01-02T03:04:05.123456Z``: always microseconds, always UTC."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``2024-01-02T03:04:05.123456Z``: always microseconds, always UTC, 4-digit years.
+
+    (``strftime("%Y")`` leaves years before 1000 unpadded, which ISO 8601 readers reject.)
+    """
+    ts = ts.astimezone(UTC)
+    return (f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts.hour:02d}:{ts.minute:02d}:"
+            f"{ts.second:02d}.{ts.microsecond:06d}Z")
 
 
 def record_to_json(record: dict[str, Any]) -> dict[str, Any]:

@@ -121,6 +121,9 @@ async def delete_test_indices(settings: Settings) -> None:
     try:
         for pattern in (settings.index_pattern, settings.meta_prefix + "*"):
             await client.indices.delete(index=pattern, ignore_unavailable=True, allow_no_indices=True)
+        from bonito_logs.store import template_name
+
+        await client.indices.delete_index_template(name=template_name(settings), ignore=[404])
     finally:
         await client.close()
 

@@ -144,3 +144,10 @@ def test_record_to_json_is_json_ready():
     assert out["timestamp"] == "2024-02-29T23:59:59.999999Z"
     assert list(out) == list(rec)
     json.dumps(out)
+
+
+def test_timestamps_format_with_four_digit_years():
+    from bonito_logs.schemas import format_timestamp
+
+    assert format_timestamp(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00.000000Z"
+    assert format_timestamp(datetime(999, 12, 31, 23, 59, 59, 5, tzinfo=UTC)) == "0999-12-31T23:59:59.000005Z"
