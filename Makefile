@@ -44,15 +44,10 @@ integration: stack-up
 lint: venv
 	$(BIN)/ruff check bonito_logs tests
 
-run: stack-up
-	@if $(BIN)/bonito-logs demo --help >/dev/null 2>&1; then \
-		$(BIN)/bonito-logs demo; \
-	else \
-		echo "The stack is up (Kafka 127.0.0.1:9092, OpenSearch http://127.0.0.1:9200)."; \
-		echo "Emit a record with:"; \
-		echo "  $(BIN)/bonito-logs emit --org acme --type gateway --event request.completed --severity info"; \
-		echo "Stop the stack with: make stack-down"; \
-	fi
+# The whole product with demo data: stack (if not running), worker, API; Ctrl-C stops
+# everything it started.
+run: venv
+	$(BIN)/bonito-logs demo
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info

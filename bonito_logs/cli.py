@@ -17,6 +17,7 @@ _SUBSYSTEMS = (
     "bonito_logs.client.cli",
     "bonito_logs.api.cli",
     "bonito_logs.streams.cli",
+    "bonito_logs.demo",
 )
 
 
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:  # one line per HTTP request is noise at INFO
+        for chatty in ("opensearch", "httpx", "aiokafka"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     result = args.func(args)
     return int(result or 0)
 
