@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bonito_logs.config import Settings  # noqa: E402
-from bonito_logs.streams.app import WorkerRuntime, prepare  # noqa: E402
-from tests.integration.support import count_docs, encoded, generate_records, produce  # noqa: E402
+from bonito_logs.streams.app import prepare  # noqa: E402
+from tests.integration.support import WorkerProcess, count_docs, encoded, generate_records, produce  # noqa: E402
 
 ORGS = [f"00000000-0000-4000-8000-{i:012d}" for i in range(10)]
 SPAN = timedelta(days=29)
@@ -55,8 +55,11 @@ async def ensure_dataset(n: int = 1_000_000, *, quiet: bool = False) -> Settings
     if await count_docs(settings) >= n:
         return settings
     say = (lambda *a: None) if quiet else print
-    runtime = WorkerRuntime(settings)
-    await runtime.start()
+    # The worker runs in its own process: generating and encoding records here
+    # holds this event loop for seconds at a time, which would starve a
+    # consumer's heartbeats if it shared the loop.
+    worker = WorkerProcess(settings, "bench-dataset")
+    worker.start()
     try:
         started = time.perf_counter()
         for chunk_no in range(-(-n // CHUNK)):
@@ -68,7 +71,7 @@ async def ensure_dataset(n: int = 1_000_000, *, quiet: bool = False) -> Settings
             await asyncio.sleep(5)
         await asyncio.sleep(10)  # let the other stream workers (aggregator) drain too
     finally:
-        await runtime.stop()
+        worker.terminate()
     return settings
 
 

@@ -25,7 +25,7 @@ from bench._common import bench_settings, summary  # noqa: E402
 from bonito_logs.client import LogService  # noqa: E402
 from bonito_logs.store import make_client  # noqa: E402
 from bonito_logs.store.documents import timestamp_us  # noqa: E402
-from bonito_logs.streams.app import WorkerRuntime, prepare  # noqa: E402
+from bonito_logs.streams.app import prepare  # noqa: E402
 from tests.integration.support import (  # noqa: E402
     count_docs,
     delete_test_indices,
@@ -40,8 +40,8 @@ ORGS = new_orgs(8)
 
 async def max_rate(settings, n: int) -> float:
     await produce(settings, encoded(generate_records(n, ORGS, seed=3)))
-    runtime = WorkerRuntime(settings)
-    await runtime.start()
+    worker = WorkerProcess(settings, "latency-burst")
+    worker.start()
     try:
         while (first := await count_docs(settings)) == 0:
             await asyncio.sleep(0.05)
@@ -50,12 +50,12 @@ async def max_rate(settings, n: int) -> float:
             await asyncio.sleep(0.1)
         return (n - first) / (time.perf_counter() - start)
     finally:
-        await runtime.stop()
+        worker.terminate()
 
 
 async def measure(settings, rate: float, seconds: float, probe_every: int) -> list[float]:
-    runtime = WorkerRuntime(settings)
-    await runtime.start()
+    worker = WorkerProcess(settings, "latency-run")  # its own process, as in production
+    worker.start()
     service = LogService(settings)
     client = make_client(settings)
     emitted: dict[str, float] = {}
@@ -76,7 +76,7 @@ async def measure(settings, rate: float, seconds: float, probe_every: int) -> li
             await asyncio.sleep(0.1)
 
     poller = asyncio.create_task(poll())
-    await asyncio.sleep(3)  # let the worker join its group
+    await asyncio.sleep(6)  # let the worker start and join its group
     interval = 1.0 / rate
     start = time.perf_counter()
     i = 0
@@ -101,7 +101,7 @@ async def measure(settings, rate: float, seconds: float, probe_every: int) -> li
         pass
     await service.close()
     await client.close()
-    await runtime.stop()
+    worker.terminate()
     missing = set(emitted) - set(seen)
     if missing:
         print(f"warning: {len(missing)} probes never became searchable within the wait")
