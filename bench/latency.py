@@ -27,6 +27,7 @@ from bonito_logs.store import make_client  # noqa: E402
 from bonito_logs.store.documents import timestamp_us  # noqa: E402
 from bonito_logs.streams.app import prepare  # noqa: E402
 from tests.integration.support import (  # noqa: E402
+    WorkerProcess,
     count_docs,
     delete_test_indices,
     encoded,
