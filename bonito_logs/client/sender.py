@@ -1,7 +1,7 @@
 """The background sender: outbox → Kafka, in order, at least once.
 
 One asyncio task per running ``LogService``. It takes *chunks* of up to
-``client_batch_records`` records from the outbox (a failed chunk first, then
+``client_batch_records`` records per partition from the outbox (a failed chunk first, then
 memory, then the spool), groups each chunk by partition into aiokafka batches
 (``create_batch``/``send_batch`` on an idempotent ``acks=all`` producer) and keeps
 up to ``client_inflight_batches`` chunks in flight. Chunks are acknowledged in
@@ -284,7 +284,8 @@ class Sender:
     async def _next_chunk(self) -> _Chunk | None:
         if self.retry:
             return self.retry.popleft()
-        n = max(1, self.settings.client_batch_records)
+        # client_batch_records per partition batch: a chunk fills one batch per partition.
+        n = max(1, self.settings.client_batch_records) * max(1, len(self._partitions))
         while self._loaded is None:
             records = self.outbox.take_memory(n)
             if records:
