@@ -124,7 +124,7 @@ class CloudWatchConnector(Connector):
             timeout = self.settings.connector_timeout_s
             self._client = session.client(
                 "logs", endpoint_url=self.config["endpoint_url"] or None,
-                config=Config(retries={"max_attempts": 1, "mode": "standard"},  # we own retries
+                config=Config(retries={"total_max_attempts": 1, "mode": "standard"},  # we own retries
                               connect_timeout=timeout, read_timeout=timeout,
                               user_agent_extra="bonito-logs"))
         return self._client

@@ -43,6 +43,8 @@ DEFAULT_PORT = 8088
 MAX_REQUEST_BYTES = 1_000_000
 RETRY_CODES = frozenset({8, 9, 18, 19, 20})
 PERMANENT_CODES = frozenset({1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16})
+#: codes that condemn one event (named by ``invalid-event-number``), not the whole request
+EVENT_CODES = frozenset({6, 12, 13, 15})
 
 #: our severity → the ``level`` indexed field (syslog-style names Splunk apps expect)
 LEVEL: dict[str, str] = {
@@ -150,7 +152,7 @@ class SplunkConnector(HttpConnector):
                 return SendResult("ok", reason, status=status, code=_code(code),
                                   rejected=tuple(rejected), requests=requests)
             bad = answer.get("invalid-event-number")
-            if isinstance(bad, int) and 0 <= bad < len(batch) and code not in RETRY_CODES:
+            if isinstance(bad, int) and 0 <= bad < len(batch) and code in EVENT_CODES:
                 # Splunk indexed the events before ``bad``; drop it, send the rest again.
                 rejected.append(Rejected(batch.records[bad], f"{reason} (event {offset + bad})",
                                          offset + bad))
