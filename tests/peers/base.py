@@ -80,8 +80,8 @@ class PeerServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> PeerServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"{self.name}-peer",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name=f"{self.name}-peer", daemon=True)
         self._thread.start()
         return self
 

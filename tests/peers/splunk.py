@@ -49,6 +49,7 @@ class SplunkPeer(PeerServer):
         self.indexes: set[str] | None = None  # None: any index is fine
         self.max_content_length = 1_000_000
         self._channels: dict[str, dict[int, float]] = {}  # channel -> ackId -> ready at
+        self._poisoned: dict[str, int] = {}  # record id -> HEC code to answer for its event
 
     # Control ----------------------------------------------------------------------------------
     def set_token(self, token: str) -> None:
@@ -61,6 +62,10 @@ class SplunkPeer(PeerServer):
         """Indexer acknowledgement on: a channel is required, acks turn true after ``delay``."""
         self.ack_enabled = True
         self.ack_delay = delay
+
+    def poison(self, record_id: str, code: int = 13) -> None:
+        """Treat the event carrying our record ``record_id`` as invalid with ``code`` (12, 13, 15, 6)."""
+        self._poisoned[record_id] = code
 
     def record_id(self, event: Any) -> str | None:
         inner = event.get("event") if isinstance(event, dict) else None
@@ -184,7 +189,7 @@ class SplunkPeer(PeerServer):
                     return 15
         if self.indexes is not None and event.get("index") not in self.indexes | {None}:
             return 7
-        return None
+        return self._poisoned.get(self.record_id(event) or "")
 
     def _ack(self, request: Request) -> Reply:
         denied = self._auth(request)
