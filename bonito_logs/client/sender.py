@@ -5,7 +5,7 @@ One asyncio task per running ``LogService``. It takes *chunks* of up to
 memory, then the spool), groups each chunk by partition into aiokafka batches
 (``create_batch``/``send_batch`` on an idempotent ``acks=all`` producer) and keeps
 up to ``client_inflight_batches`` chunks in flight. Chunks are acknowledged in
-order; a spool segment is deleted only once its last chunk is acknowledged.
+order; a spool segment is deleted only once every one of its records is acknowledged.
 
 When a delivery fails, every chunk in flight goes back, in order, to be resent
 by a new producer (go-back-N: at-least-once, possibly with duplicates, never a
@@ -47,12 +47,11 @@ class DeliveryFailed(Exception):
 
 
 class _Chunk:
-    __slots__ = ("records", "segment", "last", "own", "done", "batches")
+    __slots__ = ("records", "segment", "own", "done", "batches")
 
-    def __init__(self, records: list[Record], segment: Segment | None, last: bool, own: bool) -> None:
+    def __init__(self, records: list[Record], segment: Segment | None, own: bool) -> None:
         self.records = records
         self.segment = segment  # None: taken from memory
-        self.last = last  # its acknowledgement completes ``segment``
         self.own = own  # written by this client (settles a flush)
         self.done: asyncio.Future | None = None  # every batch settled
         # (future or None if never submitted, partition, records in the batch, in order)
@@ -122,6 +121,9 @@ class Sender:
         self._loaded: list[Record] | None = None
         self._loaded_pos = 0
         self._loaded_seg: Segment | None = None
+        # Chunks of each spool segment not yet fully acknowledged; a segment is deleted
+        # when its count drops to 0 after its last chunk was cut.
+        self._seg_chunks: dict[Segment, int] = {}
         self._partitions: list[int] = []
         self._pcache: dict[bytes, int] = {}
         self._partitioner = DefaultPartitioner()
@@ -289,7 +291,7 @@ class Sender:
         while self._loaded is None:
             records = self.outbox.take_memory(n)
             if records:
-                return _Chunk(records, None, False, True)
+                return _Chunk(records, None, True)
             seg = self.outbox.next_segment()
             if seg is None:
                 return None
@@ -308,10 +310,10 @@ class Sender:
         records = self._loaded[start:start + n]
         self._loaded_pos = start + len(records)
         seg = self._loaded_seg
-        last = self._loaded_pos >= len(self._loaded)
-        if last:
+        self._seg_chunks[seg] = self._seg_chunks.get(seg, 0) + 1
+        if self._loaded_pos >= len(self._loaded):
             self._loaded, self._loaded_seg = None, None
-        return _Chunk(records, seg, last, seg.own)
+        return _Chunk(records, seg, seg.own)
 
     async def _send(self, producer: Any, chunk: _Chunk) -> None:
         self.inflight.append(chunk)  # first, so a failure below resends it
@@ -372,8 +374,14 @@ class Sender:
         self.sent += n
         if chunk.own:
             self.outbox.ack(n)
-        if chunk.last and n == len(chunk.records):
-            self.outbox.release(chunk.segment)
+        seg = chunk.segment
+        if seg is not None and n == len(chunk.records):  # this chunk is done
+            left = self._seg_chunks[seg] - 1
+            if left or seg is self._loaded_seg:  # other chunks pending, or more to cut
+                self._seg_chunks[seg] = left
+            else:
+                del self._seg_chunks[seg]
+                self.outbox.release(seg)
 
     def _rewind(self) -> None:
         """After a failure (and the producer stopped): queue what Kafka did not take, in order.
@@ -401,7 +409,7 @@ class Sender:
             if keep:
                 if acked:
                     self._settle(chunk, acked)
-                retry = _Chunk(keep, chunk.segment, chunk.last, chunk.own)
+                retry = _Chunk(keep, chunk.segment, chunk.own)  # takes over its segment count
                 resend.append(retry)
             else:
                 self._settle(chunk, acked)

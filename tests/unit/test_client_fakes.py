@@ -32,11 +32,16 @@ class FakeBroker:
         self.producers += 1
         return FakeProducer(self)
 
-    def release(self) -> None:
+    def release(self, fail_partitions: set[int] = frozenset()) -> None:
+        """Acknowledge held batches; those for ``fail_partitions`` fail instead."""
         held, self.held = self.held, []
         for fut, partition, items in held:
-            self.log[partition].extend(items)
-            if not fut.done():
+            if fut.done():
+                continue
+            if partition in fail_partitions:
+                fut.set_exception(RequestTimedOutError())
+            else:
+                self.log[partition].extend(items)
                 fut.set_result(None)
 
     def records(self) -> list[dict[str, Any]]:

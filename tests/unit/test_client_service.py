@@ -226,3 +226,43 @@ async def test_service_restarts_after_close(tmp_path):
     assert await service.flush(timeout=5)
     await service.close()
     assert_in_order_once(broker, 2)
+
+
+async def test_segment_outlives_a_later_acknowledged_chunk_until_its_failed_one_is_resent(tmp_path):
+    """Chunk A (partition a) fails while chunk B of the same segment (partition b) succeeds:
+    the segment must stay on disk until A's records are acknowledged too."""
+    partitioner = DefaultPartitioner()
+    parts = [0, 1]
+    org_a = next(o for o in ORGS if partitioner(o.encode(), parts, parts) == 0)
+    org_b = next(o for o in ORGS if partitioner(o.encode(), parts, parts) == 1)
+    settings = unit_settings(tmp_path, client_batch_records=5, client_inflight_batches=4)
+    first = LogService(settings, producer_factory=FakeBroker(down=True).factory)
+    for i in range(5):
+        await first.emit(**fields(i, org=org_a))
+    for i in range(5, 15):
+        await first.emit(**fields(i, org=org_b))
+    await first.close(timeout=0.2)
+    (segment,) = spool_files(settings)
+
+    broker = FakeBroker(partitions=2)
+    broker.hold = True
+    replay = LogService(settings, producer_factory=broker.factory)
+    await replay.start()
+
+    async def until_held(n: int) -> None:
+        for _ in range(1000):
+            if len(broker.held) >= n:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"expected {n} held batches, got {len(broker.held)}")
+
+    await until_held(2)  # chunk A (org_a, 5 records) and chunk B (org_b, 10 records)
+    broker.release(fail_partitions={0})  # A fails, B is acknowledged
+    await until_held(1)  # A is resent
+    assert broker.count() == 10  # B's records are in
+    assert segment.exists(), "deleted while chunk A was not acknowledged"
+    broker.release()
+    assert await replay.flush(timeout=5)
+    assert not segment.exists()
+    await replay.close()
+    assert_in_order_once(broker, 15)
