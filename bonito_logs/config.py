@@ -93,6 +93,10 @@ class Settings:
     previous_secret_keys: str = field(default="", metadata={"help": "comma-separated former secret keys, still accepted to decrypt stored credentials"})
     connector_timeout_s: float = field(default=10.0, metadata={"help": "timeout of one request to a destination (connect, read, write)"})
 
+    # --- web interface ----------------------------------------------------------------
+    session_max_age_s: int = field(default=12 * 3600, metadata={"help": "a web sign-in lasts at most this long (s); the API key is re-checked on every request"})
+    session_cookie_secure: bool = field(default=False, metadata={"help": "mark the web session cookie Secure (set this when the UI is served over HTTPS)"})
+
     # ---------------------------------------------------------------------------------
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

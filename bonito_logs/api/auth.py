@@ -1,4 +1,5 @@
-"""Who is calling: bearer API keys, their org, and the minimum role a route needs.
+"""Who is calling: bearer API keys (or the web UI's session cookie), their org, and the
+minimum role a route needs.
 
 The org always comes from the key, never from the request. Roles are ordered
 ``viewer < member < admin``; a route declares the least role it accepts with
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bonito_logs.api.session import has_session_cookie, session_key
 from bonito_logs.errors import Forbidden, Unauthorized
 from bonito_logs.store.keys import ROLE_RANK, ROLES, ApiKey
 
@@ -57,7 +59,10 @@ def check_role(principal: Principal, minimum: str) -> None:
 
 
 async def authenticate(request: Request) -> Principal:
-    token = bearer_token(request.headers.get("authorization"))
+    header = request.headers.get("authorization")
+    if header is None and has_session_cookie(request):  # the web UI (api/session.py: CSRF)
+        return Principal.from_key(await session_key(request))
+    token = bearer_token(header)
     key = await request.app.state.services.keys.authenticate(token)
     return Principal.from_key(key)
 
