@@ -195,3 +195,60 @@ async def test_guarded_client_does_not_follow_redirects():
     async with guarded_client(allow_private=True, timeout=2) as client:
         assert client.follow_redirects is False
         assert isinstance(client, httpx.AsyncClient)
+
+
+# --- TLS through the guard: the certificate is checked against the name, not the address -------
+
+
+def _self_signed(tmp_path, name: str = "localhost"):
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], str(cert)
+    server.shutdown()
+    server.server_close()
+
+
+async def test_tls_verifies_the_hostname_through_the_guard(tls_server):
+    port, ca = tls_server
+    async with guarded_client(allow_private=True, timeout=2, verify=ca) as client:
+        assert (await client.get(f"https://localhost:{port}/")).status_code == 200
+    async with guarded_client(allow_private=True, timeout=2, verify=ca) as client:
+        with pytest.raises(httpx.ConnectError):  # the certificate names localhost, not 127.0.0.1
+            await client.get(f"https://127.0.0.1:{port}/")
+    async with guarded_client(allow_private=True, timeout=2) as client:
+        with pytest.raises(httpx.ConnectError):  # not in the default CA bundle
+            await client.get(f"https://localhost:{port}/")
+    async with guarded_client(allow_private=True, timeout=2, verify=False) as client:
+        assert (await client.get(f"https://127.0.0.1:{port}/")).status_code == 200
