@@ -97,6 +97,34 @@ class Settings:
     session_max_age_s: int = field(default=12 * 3600, metadata={"help": "a web sign-in lasts at most this long (s); the API key is re-checked on every request"})
     session_cookie_secure: bool = field(default=False, metadata={"help": "mark the web session cookie Secure (set this when the UI is served over HTTPS)"})
 
+    # --- exports -------------------------------------------------------------------
+    exports_topic: str = field(default="bonito.exports", metadata={"help": "topic of export requests (created if missing)"})
+    exports_group: str = field(default="bonito.exporter", metadata={"help": "consumer group of the exporter"})
+    exports_partitions: int = field(default=6, metadata={"help": "partitions of the exports topic when the project creates it"})
+    exports_concurrency: int = field(default=4, metadata={"help": "export jobs one worker runs at once"})
+    exports_per_org: int = field(default=2, metadata={"help": "export jobs of one organisation one worker runs at once"})
+    exports_page_size: int = field(default=5000, metadata={"help": "records per point-in-time page an export reads"})
+    exports_dir: str = field(default="", metadata={"help": "folder of export files (default: <home>/exports); API and workers must share it"})
+    exports_s3_bucket: str = field(default="", metadata={"help": "store export files in this S3 bucket instead of exports_dir"})
+    exports_s3_prefix: str = field(default="exports/", metadata={"help": "key prefix of export files in the S3 bucket"})
+    exports_s3_endpoint_url: str = field(default="", metadata={"help": "S3 endpoint (empty: AWS; set for MinIO or moto)"})
+    exports_s3_region: str = field(default="us-east-1", metadata={"help": "region of the S3 bucket"})
+    exports_s3_redirect: bool = field(default=True, metadata={"help": "downloads of S3 exports redirect to a presigned URL (false: the API streams them)"})
+    exports_presign_s: int = field(default=300, metadata={"help": "lifetime of a presigned download URL (s)"})
+    exports_ttl_s: float = field(default=7 * 24 * 3600.0, metadata={"help": "export files are deleted this long after the job finished (s)"})
+    exports_lease_s: float = field(default=30.0, metadata={"help": "a running job whose worker has not renewed its lease for this long is taken over (s)"})
+    exports_progress_s: float = field(default=1.0, metadata={"help": "how often a running export saves its progress and renews its lease (s)"})
+    exports_housekeeping_s: float = field(default=300.0, metadata={"help": "how often workers delete expired export files (s)"})
+    exports_pit_keep_alive: str = field(default="5m", metadata={"help": "keep-alive of an export's point in time between two pages"})
+    public_url: str = field(default="http://127.0.0.1:8000", metadata={"help": "base URL of the API as users reach it (links in emails)"})
+    smtp_host: str = field(default="", metadata={"help": "SMTP server for export emails (empty: no emails)"})
+    smtp_port: int = field(default=25, metadata={"help": "SMTP port"})
+    smtp_from: str = field(default="bonito-logs@localhost", metadata={"help": "sender address of export emails"})
+    smtp_user: str = field(default="", metadata={"help": "SMTP user (empty: no login)"})
+    smtp_password: str = field(default="", metadata={"help": "SMTP password"})
+    smtp_starttls: bool = field(default=False, metadata={"help": "upgrade the SMTP connection with STARTTLS"})
+    smtp_timeout_s: float = field(default=10.0, metadata={"help": "timeout of one SMTP conversation (s)"})
+
     # ---------------------------------------------------------------------------------
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -136,6 +164,10 @@ class Settings:
     @property
     def index_pattern(self) -> str:
         return self.index_prefix + "*"
+
+    @property
+    def exports_path(self) -> Path:
+        return Path(self.exports_dir) if self.exports_dir else self.home_path / "exports"
 
 
 def _coerce(name: str, type_name: Any, raw: str) -> Any:
