@@ -11,7 +11,10 @@ from starlette.requests import Request
 from bonito_logs.api.metrics import ApiMetrics
 from bonito_logs.api.monitor import ClusterMonitor
 from bonito_logs.config import Settings
+from bonito_logs.export_queue import ExportQueue
 from bonito_logs.store import LogSearch, ensure_templates, make_client
+from bonito_logs.store.export_files import ExportFiles
+from bonito_logs.store.exports import ExportStore
 from bonito_logs.store.keys import KeyStore
 
 log = logging.getLogger(__name__)
@@ -25,6 +28,9 @@ class Services:
     search: LogSearch
     monitor: ClusterMonitor
     metrics: ApiMetrics
+    exports: ExportStore
+    export_queue: ExportQueue
+    export_files: ExportFiles
     owns_client: bool = True
 
     @classmethod
@@ -38,6 +44,9 @@ class Services:
             search=LogSearch(client, settings),
             monitor=monitor,
             metrics=ApiMetrics(monitor),
+            exports=ExportStore(client, settings),
+            export_queue=ExportQueue(settings),
+            export_files=ExportFiles.for_settings(settings),
             owns_client=opensearch is None,
         )
 
@@ -47,11 +56,14 @@ class Services:
         try:
             await ensure_templates(self.opensearch, self.settings)
             await self.keys.ensure_index()
+            await self.exports.ensure_index()
         except Exception as exc:  # noqa: BLE001 - the API must start to report what is down
             log.warning("OpenSearch not prepared at start-up: %s", exc)
 
     async def aclose(self) -> None:
         await self.monitor.aclose()
+        await self.export_queue.aclose()
+        await self.export_files.aclose()
         if self.owns_client:
             await self.opensearch.close()
 
