@@ -33,48 +33,68 @@ class Outbox:
         self.drop_report_interval_s = drop_report_interval_s
         self.clock = clock
         # Counters (read without the lock for stats: ints are read atomically).
-        self.emitted = 0  # valid emits: accepted + dropped
         self.accepted = 0  # records this client queued (memory or spool); flush targets count these
         self.spooled = 0  # records written to the spool, ever
-        self.dropped = 0  # records lost to the spool's byte cap
+        self.dropped = 0  # records lost to the spool's byte cap (or an unusable spool)
+        self.refused = 0  # the part of ``dropped`` refused by put() (never accepted)
         self.settled = 0  # accepted records acknowledged by Kafka or handed to disk at close
         # Set by the sender before it sleeps; the next put clears it and calls notify().
         self.waiting = False
         self.notify: Callable[[], None] = _noop
         self._spool_ok = True
+        self._direct = False  # memory may take records: the spool is open (or unusable) and empty
         self._unreported = 0
         self._last_report = float("-inf")
+
+    @property
+    def emitted(self) -> int:
+        """Valid records handed to put(): accepted or refused."""
+        return self.accepted + self.refused
+
+    def _refresh(self) -> None:
+        """Recompute the fast-path flag after the spool changed (under the lock)."""
+        spool = self.spool
+        self._direct = (spool.is_open or not self._spool_ok) and not spool.pending
 
     # -- the emit path ---------------------------------------------------------------
     def put(self, key: bytes, value: bytes) -> bool:
         """Queue one record; False if it was dropped (spool full or unusable)."""
         report = False
         with self.lock:
-            self.emitted += 1
-            spool = self.spool
-            if not spool.is_open and self._spool_ok:
-                self._open_spool()
-            if spool.pending or len(self.memory) >= self.capacity:
-                if self._spool_ok and spool.append(key, value):
-                    self.spooled += 1
-                    self.accepted += 1
-                    ok = True
-                else:
-                    self.dropped += 1
-                    self._unreported += 1
-                    report = self.clock() - self._last_report >= self.drop_report_interval_s
-                    ok = False
-            else:
-                self.memory.append((key, value))
+            memory = self.memory
+            if self._direct and len(memory) < self.capacity:
+                memory.append((key, value))
                 self.accepted += 1
                 ok = True
+            else:
+                ok, report = self._put_slow(key, value)
             wake = self.waiting
-            self.waiting = False
+            if wake:
+                self.waiting = False
         if wake:
             self.notify()
         if report:
             self.report_drops()
         return ok
+
+    def _put_slow(self, key: bytes, value: bytes) -> tuple[bool, bool]:
+        spool = self.spool
+        if not spool.is_open and self._spool_ok:
+            self._open_spool()
+        self._refresh()
+        if self._direct and len(self.memory) < self.capacity:
+            self.memory.append((key, value))
+            self.accepted += 1
+            return True, False
+        if self._spool_ok and spool.append(key, value):
+            self.spooled += 1
+            self.accepted += 1
+            self._direct = False
+            return True, False
+        self.dropped += 1
+        self.refused += 1
+        self._unreported += 1
+        return False, self.clock() - self._last_report >= self.drop_report_interval_s
 
     def _open_spool(self) -> None:
         try:
@@ -88,6 +108,7 @@ class Outbox:
         with self.lock:
             if not self.spool.is_open and self._spool_ok:
                 self._open_spool()
+            self._refresh()
 
     # -- the sender's side -------------------------------------------------------------
     def take_memory(self, n: int) -> list[Record]:
@@ -107,6 +128,7 @@ class Outbox:
         with self.lock:
             if self.spool.is_open:
                 self.spool.release(seg)
+                self._refresh()
 
     def has_work(self) -> bool:
         with self.lock:
@@ -163,6 +185,7 @@ class Outbox:
             self.settled = self.accepted
             if self.spool.is_open:
                 self.spool.close()
+            self._refresh()
         if dropped:
             self.report_drops(force=True)
         return written, dropped
