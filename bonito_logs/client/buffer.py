@@ -22,6 +22,8 @@ from bonito_logs.client.spool import Record, Segment, Spool
 
 log = logging.getLogger("bonito_logs.client")
 
+_TAKE_SLICE = 1024
+
 
 class Outbox:
     def __init__(self, spool: Spool, *, capacity: int, drop_report_interval_s: float,
@@ -112,11 +114,22 @@ class Outbox:
 
     # -- the sender's side -------------------------------------------------------------
     def take_memory(self, n: int) -> list[Record]:
+        """Up to ``n`` of the oldest in-memory records, holding the lock only briefly."""
         with self.lock:
             mem = self.memory
-            k = min(n, len(mem))
-            pop = mem.popleft
-            return [pop() for _ in range(k)]
+            if len(mem) <= n:  # all of it: swap the deque, copy outside the lock
+                self.memory = deque()
+                return list(mem)
+        out: list[Record] = []
+        while len(out) < n:
+            with self.lock:  # in slices, so emitting threads never wait long
+                mem = self.memory
+                k = min(n - len(out), len(mem), _TAKE_SLICE)
+                if not k:
+                    break
+                pop = mem.popleft
+                out.extend([pop() for _ in range(k)])
+        return out
 
     def next_segment(self) -> Segment | None:
         with self.lock:

@@ -40,6 +40,7 @@ _CHORE_INTERVAL_S = 1.0
 _DOWN_LOG_INTERVAL_S = 60.0
 _STOP_TIMEOUT_S = 2.0
 _PARTITION_CACHE_MAX = 100_000
+_YIELD_EVERY = 2048  # records batched between two yields to the event loop
 
 
 class DeliveryFailed(Exception):
@@ -328,21 +329,25 @@ class Sender:
             cache, partitions, partitioner = self._pcache, self._partitions, self._partitioner
             if len(cache) > _PARTITION_CACHE_MAX:
                 cache.clear()
-            for record in chunk.records:
-                key, value = record
-                p = cache.get(key)
-                if p is None:
-                    p = cache[key] = partitioner(key, partitions, partitions)
-                entry = builders.get(p)
-                if entry is None:
-                    entry = builders[p] = (producer.create_batch(), [])
-                if entry[0].append(timestamp=None, key=key, value=value) is None:  # full
-                    del builders[p]
-                    batches.append((await producer.send_batch(entry[0], topic, partition=p), p,
-                                    entry[1]))
-                    entry = builders[p] = (producer.create_batch(), [])
-                    entry[0].append(timestamp=None, key=key, value=value)
-                entry[1].append(record)
+            records = chunk.records
+            for start in range(0, len(records), _YIELD_EVERY):
+                if start:
+                    await asyncio.sleep(0)  # a big chunk must not stall the application's loop
+                for record in records[start:start + _YIELD_EVERY]:
+                    key, value = record
+                    p = cache.get(key)
+                    if p is None:
+                        p = cache[key] = partitioner(key, partitions, partitions)
+                    entry = builders.get(p)
+                    if entry is None:
+                        entry = builders[p] = (producer.create_batch(), [])
+                    if entry[0].append(timestamp=None, key=key, value=value) is None:  # full
+                        del builders[p]
+                        batches.append((await producer.send_batch(entry[0], topic, partition=p),
+                                        p, entry[1]))
+                        entry = builders[p] = (producer.create_batch(), [])
+                        entry[0].append(timestamp=None, key=key, value=value)
+                    entry[1].append(record)
             while builders:
                 p, (builder, records) = builders.popitem()
                 batches.append((await producer.send_batch(builder, topic, partition=p), p, records))
