@@ -30,15 +30,24 @@ stack-down: venv
 stack-status: venv
 	$(BIN)/bonito-logs stack status
 
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`:
+# nothing but the package registries can be reached). Installed once, when missing.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium
+
 # Everything: unit tests and integration tests against the real stack.
-test: stack-up
+test: stack-up $(CHROMIUM)
 	$(BIN)/pytest tests -q $(PYTEST_ARGS)
 
 # No services needed.
 unit: venv
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
-integration: stack-up
+integration: stack-up $(CHROMIUM)
 	$(BIN)/pytest tests/integration -q $(PYTEST_ARGS)
 
 lint: venv
