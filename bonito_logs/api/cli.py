@@ -59,6 +59,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from bonito_logs.api.app import create_app
 
+    if not args.verbose:
+        logging.getLogger("opensearch").setLevel(logging.WARNING)  # one line per request otherwise
     settings = get_settings()
     settings = settings.replace(api_host=args.host or settings.api_host,
                                 api_port=args.port or settings.api_port)

@@ -81,7 +81,7 @@ def status_for(exc: BaseException) -> int | None:
 
 def response_for(exc: BaseException) -> JSONResponse:
     """The response for any exception (the single mapping every handler goes through)."""
-    if isinstance(exc, os_errors.ConnectionError):
+    if _is_opensearch_outage(exc):
         exc = Unavailable("OpenSearch is unavailable")
     status = status_for(exc)
     if status is None:
@@ -98,8 +98,17 @@ async def _handle_bonito_error(request: Request, exc: Exception) -> Response:
     return response_for(exc)
 
 
-async def _handle_opensearch_down(request: Request, exc: Exception) -> Response:
-    log.warning("OpenSearch unreachable on %s %s: %s", request.method, request.url.path, exc)
+def _is_opensearch_outage(exc: BaseException) -> bool:
+    """Connection failures and overload answers: the client should retry later (503)."""
+    return isinstance(exc, os_errors.ConnectionError) or (
+        isinstance(exc, os_errors.TransportError) and exc.status_code in (429, 502, 503, 504))
+
+
+async def _handle_opensearch_error(request: Request, exc: Exception) -> Response:
+    if _is_opensearch_outage(exc):
+        log.warning("OpenSearch unavailable on %s %s: %s", request.method, request.url.path, exc)
+    else:  # a request OpenSearch refused is our bug, not the caller's
+        log.error("OpenSearch error on %s %s", request.method, request.url.path, exc_info=exc)
     return response_for(exc)
 
 
@@ -112,7 +121,7 @@ async def _handle_http_exception(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     BonitoError: _handle_bonito_error,
-    os_errors.ConnectionError: _handle_opensearch_down,
+    os_errors.TransportError: _handle_opensearch_error,
     HTTPException: _handle_http_exception,
 }
 

@@ -173,7 +173,9 @@ class KeyStore:
                 await self._client.indices.create(
                     index=self.index,
                     body={
-                        "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+                        # Small and rarely written: a short refresh keeps wait_for writes quick.
+                        "settings": {"number_of_shards": 1, "number_of_replicas": 0,
+                                     "refresh_interval": "200ms"},
                         "mappings": MAPPING,
                     },
                 )

@@ -78,7 +78,13 @@ def test_opensearch_connection_error_is_503_not_500():
     assert body_of(response)["error"]["code"] == "unavailable"
 
 
-@pytest.mark.parametrize("error", [RuntimeError("secret detail"), DecodeError("bad bytes"), KeyError("x")])
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_opensearch_overload_is_503(status):
+    assert response_for(os_errors.TransportError(status, "overloaded", {})).status_code == 503
+
+
+@pytest.mark.parametrize("error", [RuntimeError("secret detail"), DecodeError("bad bytes"), KeyError("x"),
+                                   os_errors.RequestError(400, "parsing_exception", {})])
 def test_unexpected_errors_are_500_without_details(error):
     response = response_for(error)
     assert response.status_code == 500
