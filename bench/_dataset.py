@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bonito_logs.config import Settings  # noqa: E402
 from bonito_logs.streams.app import prepare  # noqa: E402
+from bonito_logs.streams.lag import group_lag, topic_size  # noqa: E402
 from tests.integration.support import WorkerProcess, count_docs, encoded, generate_records, produce  # noqa: E402
 
 ORGS = [f"00000000-0000-4000-8000-{i:012d}" for i in range(10)]
@@ -48,11 +52,36 @@ def dataset_records(n: int, chunk_no: int) -> list[dict]:
     return generate_records(size, ORGS, seed=1000 + chunk_no, start=start, span=SPAN)
 
 
+@contextlib.contextmanager
+def _build_lock(settings: Settings) -> Iterator[None]:
+    """One builder at a time: a second one would produce every record a second time."""
+    path = settings.home_path / "bench-dataset.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 async def ensure_dataset(n: int = 1_000_000, *, quiet: bool = False) -> Settings:
-    """Make sure the data set holds ``n`` documents; returns its settings."""
+    """Make sure the data set holds ``n`` documents and every stream worker has consumed
+    all of it (the aggregator's rollups included); returns its settings."""
     settings = dataset_settings()
     await prepare(settings)
-    if await count_docs(settings) >= n:
+    lock = _build_lock(settings)
+    await asyncio.to_thread(lock.__enter__)
+    try:
+        return await _ensure(settings, n, quiet)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+async def _ensure(settings: Settings, n: int, quiet: bool) -> Settings:
+    indexed = await count_docs(settings) >= n
+    aggregator = settings.aggregator_group_id
+    if indexed and await group_lag(settings, aggregator) == 0:
         return settings
     say = (lambda *a: None) if quiet else print
     # The worker runs in its own process: generating and encoding records here
@@ -62,14 +91,21 @@ async def ensure_dataset(n: int = 1_000_000, *, quiet: bool = False) -> Settings
     worker.start()
     try:
         started = time.perf_counter()
-        for chunk_no in range(-(-n // CHUNK)):
+        # Chunks already on the topic (an interrupted build) are not produced again.
+        first = 0 if indexed else await topic_size(settings) // CHUNK
+        for chunk_no in range(first, -(-n // CHUNK) if not indexed else 0):
             await produce(settings, encoded(dataset_records(n, chunk_no)))
             say(f"produced {min(n, (chunk_no + 1) * CHUNK)}/{n} "
                 f"({time.perf_counter() - started:.0f}s, indexed {await count_docs(settings)})")
         while (done := await count_docs(settings)) < n:
             say(f"indexed {done}/{n}")
             await asyncio.sleep(5)
-        await asyncio.sleep(10)  # let the other stream workers (aggregator) drain too
+        # The aggregator has its own consumer group; on a data set built before it
+        # existed it reads the whole topic from the beginning. Wait until it has
+        # committed everything (it commits only after its rollups are written).
+        while (lag := await group_lag(settings, aggregator)) > 0:
+            say(f"aggregator: {lag} records to go ({time.perf_counter() - started:.0f}s)")
+            await asyncio.sleep(5)
     finally:
         worker.terminate()
     return settings

@@ -125,6 +125,15 @@ class Settings:
     smtp_starttls: bool = field(default=False, metadata={"help": "upgrade the SMTP connection with STARTTLS"})
     smtp_timeout_s: float = field(default=10.0, metadata={"help": "timeout of one SMTP conversation (s)"})
 
+    # --- statistics (aggregator and stats API) ---------------------------------------
+    aggregator_group: str = field(default="", metadata={"help": "consumer group of the aggregator (default: the indexer group with 'indexer' replaced by 'aggregator')"})
+    aggregator_batch_records: int = field(default=5_000, metadata={"help": "max records the aggregator applies per batch"})
+    aggregator_batch_seconds: float = field(default=0.5, metadata={"help": "max wait before the aggregator applies a partial batch"})
+    aggregator_flush_seconds: float = field(default=1.0, metadata={"help": "how often changed rollups are written (and offsets committed)"})
+    aggregator_max_dirty_docs: int = field(default=50_000, metadata={"help": "changed rollups held in memory before an early write"})
+    aggregator_cache_docs: int = field(default=50_000, metadata={"help": "written rollups kept in memory to save re-reading them"})
+    stats_retention_days: int = field(default=400, metadata={"help": "rollups of months entirely older than this are deleted"})
+
     # ---------------------------------------------------------------------------------
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -164,6 +173,14 @@ class Settings:
     @property
     def index_pattern(self) -> str:
         return self.index_prefix + "*"
+
+    @property
+    def aggregator_group_id(self) -> str:
+        """``aggregator_group``, or one derived from the indexer's (``bonito.indexer`` → ``bonito.aggregator``)."""
+        if self.aggregator_group:
+            return self.aggregator_group
+        head, sep, tail = self.indexer_group.rpartition("indexer")
+        return f"{head}aggregator{tail}" if sep else f"{self.indexer_group}.aggregator"
 
     @property
     def exports_path(self) -> Path:

@@ -16,7 +16,7 @@ from bonito_logs.api.errors import (
     UnexpectedErrorMiddleware,
 )
 from bonito_logs.api.metrics import RequestMetricsMiddleware
-from bonito_logs.api.routes import docs, exports, health, histogram, keys, logs
+from bonito_logs.api.routes import docs, exports, health, histogram, keys, logs, stats
 from bonito_logs.api.services import Services
 from bonito_logs.api.web import web_routes
 from bonito_logs.config import Settings, get_settings
@@ -24,8 +24,9 @@ from bonito_logs.config import Settings, get_settings
 
 def api_routes() -> list[BaseRoute]:
     """Every route, in matching order. A new resource adds its module's ROUTES here."""
+    # stats before logs: /api/logs/{record_id} would otherwise take /api/logs/stats
     # exports before logs: /api/logs/{record_id} would otherwise take /api/logs/export
-    return [*health.ROUTES, *docs.ROUTES, *exports.ROUTES, *histogram.ROUTES, *logs.ROUTES,
+    return [*health.ROUTES, *docs.ROUTES, *exports.ROUTES, *histogram.ROUTES, *stats.ROUTES, *logs.ROUTES,
             *keys.ROUTES, *web_routes()]
 
 

@@ -16,6 +16,8 @@ from bonito_logs.store import LogSearch, ensure_templates, make_client
 from bonito_logs.store.export_files import ExportFiles
 from bonito_logs.store.exports import ExportStore
 from bonito_logs.store.keys import KeyStore
+from bonito_logs.store.rollups import make_stats_client
+from bonito_logs.store.stats_read import StatsReader
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class Services:
     exports: ExportStore
     export_queue: ExportQueue
     export_files: ExportFiles
+    stats: StatsReader
     owns_client: bool = True
 
     @classmethod
@@ -47,6 +50,7 @@ class Services:
             exports=ExportStore(client, settings),
             export_queue=ExportQueue(settings),
             export_files=ExportFiles.for_settings(settings),
+            stats=StatsReader(make_stats_client(settings), settings),
             owns_client=opensearch is None,
         )
 
@@ -62,6 +66,7 @@ class Services:
 
     async def aclose(self) -> None:
         await self.monitor.aclose()
+        await self.stats.client.close()
         await self.export_queue.aclose()
         await self.export_files.aclose()
         if self.owns_client:

@@ -18,6 +18,7 @@ from mode import Service
 
 from bonito_logs.config import Settings, get_settings
 from bonito_logs.store import ensure_templates, make_client
+from bonito_logs.streams.aggregator import AggregatorAgent
 from bonito_logs.streams.exporter import ExporterAgent
 from bonito_logs.streams.housekeeping import retention_loop
 from bonito_logs.streams.indexer import IndexerAgent
@@ -49,6 +50,7 @@ class WorkerRuntime:
         self.settings = settings
         self.status = WorkerStatus.for_settings(settings)
         self.indexer = IndexerAgent(settings, status=self.status)
+        self.aggregator = AggregatorAgent(settings, status=self.status)
         self.exporter = ExporterAgent(settings, status=self.status)
         self._tasks: list[asyncio.Task] = []
         self._chores: list[asyncio.Task] = []
@@ -56,7 +58,7 @@ class WorkerRuntime:
 
     def components(self) -> dict[str, Any]:
         """name -> component, each with ``async run()`` and ``stop()``."""
-        return {"indexer": self.indexer, "exporter": self.exporter}
+        return {"indexer": self.indexer, "aggregator": self.aggregator, "exporter": self.exporter}
 
     async def start(self) -> None:
         await _retry_forever(lambda: prepare(self.settings), "preparing topics and templates")

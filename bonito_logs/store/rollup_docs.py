@@ -1,0 +1,353 @@
+"""Rollup documents: their keys, ids, indices, and the ``Stats`` they hold.
+
+One document per ``(org, granularity, bucket, dim, part)``; its ``groups`` map a
+group key to the ``Stats`` of the records of that org and bucket with that key:
+
+=============  =======  ========================================  ====================
+dim            part     group key                                 records
+=============  =======  ========================================  ====================
+``total``      ""       ``""``                                    all
+``log_type``   ""       log type                                  all
+``event_type`` ""       event type                                all
+``severity``   ""       severity                                  all
+``cell``       log type ``"<event_type>|<severity>"``             that log type
+``model``      ""       model                                     gateway
+``provider``   ""       provider                                  gateway
+``model_cell`` ""       ``["<model>", "<provider>", "<severity>"]`` gateway
+=============  =======  ========================================  ====================
+
+``cell`` is the finest rollup, keyed by (org, log_type, event_type, severity,
+bucket); the other dims are the same records pre-merged per group-by dimension,
+so a dashboard query reads one small document per time bucket. Every document
+of an org is fed by the org's partition only (records are keyed by org id).
+
+Ids are readable and deterministic: ``<org>.<g>.<bucket ms>.<dim>[.<part>]``.
+Documents live in monthly indices ``<meta_prefix>stats-<granularity>-YYYY.MM``
+(so retention deletes whole indices), all behind the alias ``<meta_prefix>stats``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import orjson
+
+from bonito_logs.config import Settings
+from bonito_logs.store import sketch
+
+GRANULARITIES: tuple[str, ...] = ("minute", "hour", "day")
+STEP_MS: dict[str, int] = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
+DIMS: tuple[str, ...] = ("total", "log_type", "event_type", "severity", "cell",
+                         "model", "provider", "model_cell")
+GATEWAY_DIMS = frozenset({"model", "provider", "model_cell"})
+# Dims only read to be merged (filtered queries): no percentiles stored per group.
+PERCENTILES_MERGED_AT_READ = frozenset({"cell", "model_cell"})
+ERROR_SEVERITIES = frozenset({"error", "critical"})
+COST_SCALE = 10 ** 12  # costs are summed as integers of 1e-12: exact, order-independent
+MAX_NAME_CHARS = 256  # model / provider names longer than this are cut
+_I64 = 2 ** 63 - 1
+_GRAN_LETTER = {"minute": "m", "hour": "h", "day": "d"}
+
+
+def floor_ms(ms: int, granularity: str) -> int:
+    step = STEP_MS[granularity]
+    return ms - ms % step
+
+
+def ceil_ms(ms: int, granularity: str) -> int:
+    step = STEP_MS[granularity]
+    return -((-ms) // step) * step
+
+
+def to_ms(ts: datetime) -> int:
+    """Exact milliseconds since the epoch, rounded down (a naive ``ts`` is UTC)."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return (ts - _EPOCH) // _MS
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def from_ms(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def iso_ms(ms: int) -> str:
+    ts = from_ms(ms)
+    return f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d}Z"
+
+
+class DocKey(NamedTuple):
+    """Which rollup document: a tuple, so hashing and comparing it stay in C."""
+
+    org: str
+    granularity: str
+    bucket: int  # ms since the epoch, a multiple of the granularity's step
+    dim: str
+    part: str = ""
+
+    @property
+    def doc_id(self) -> str:
+        base = f"{self.org}.{_GRAN_LETTER[self.granularity]}.{self.bucket}.{self.dim}"
+        return f"{base}.{self.part}" if self.part else base
+
+    def index(self, settings: Settings) -> str:
+        return stats_index(settings, self.granularity, self.bucket)
+
+
+def stats_alias(settings: Settings) -> str:
+    return f"{settings.meta_prefix}stats"
+
+
+def month_of(ms: int) -> tuple[int, int]:
+    ts = from_ms(ms)
+    return ts.year, ts.month
+
+
+def stats_index(settings: Settings, granularity: str, bucket_ms: int) -> str:
+    return _index_name(settings.meta_prefix, granularity, floor_ms(bucket_ms, "day"))
+
+
+@lru_cache(maxsize=4096)
+def _index_name(prefix: str, granularity: str, day_ms: int) -> str:
+    year, month = month_of(day_ms)
+    return f"{prefix}stats-{granularity}-{year:04d}.{month:02d}"
+
+
+def indices_between(settings: Settings, granularity: str, start_ms: int, end_ms: int) -> list[str]:
+    """The monthly indices of ``granularity`` that can hold buckets in ``[start, end)``."""
+    if end_ms <= start_ms:
+        return []
+    year, month = month_of(start_ms)
+    last = month_of(end_ms - 1)
+    out = []
+    while (year, month) <= last:
+        out.append(f"{settings.meta_prefix}stats-{granularity}-{year:04d}.{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+# -- Stats ------------------------------------------------------------------------------
+class Stats:
+    """Additive statistics of a set of records; ``merge`` is exact and associative."""
+
+    __slots__ = ("n", "e", "c", "dn", "ds", "mn", "mx", "h", "ti", "to", "tt", "_flat", "_p")
+
+    def __init__(self) -> None:
+        self.n = 0  # records
+        self.e = 0  # records of severity error or critical
+        self.c = 0  # cost, in units of 1 / COST_SCALE
+        self.dn = 0  # records with a duration
+        self.ds = 0.0  # duration sum (ms)
+        self.mn: float | None = None
+        self.mx: float | None = None
+        self.h: sketch.Histogram = {}
+        self.ti = 0  # tokens (gateway): input, output, total
+        self.to = 0
+        self.tt = 0
+        self._flat: list[int] | None = None  # encodings of h and its percentiles, until h changes
+        self._p: list[float | None] | None = None
+
+    def add(self, contribution: Contribution) -> None:
+        error, cost, d, b, ti, to, tt = contribution
+        if self._flat and not self.h:
+            self._hist()
+        self.n += 1
+        self.e += error
+        self.c += cost
+        if d is not None:
+            self.dn += 1
+            self.ds += d
+            mn = self.mn
+            if mn is None or d < mn:
+                self.mn = d
+            mx = self.mx
+            if mx is None or d > mx:
+                self.mx = d
+            h = self.h
+            h[b] = h.get(b, 0) + 1
+            self._flat = self._p = None
+        if ti or to or tt:
+            self.ti += ti
+            self.to += to
+            self.tt += tt
+
+    def _hist(self) -> sketch.Histogram:
+        """``h``, decoded from the stored flat list on first use (reads parse lazily)."""
+        if not self.h and self._flat:
+            self.h = sketch.from_flat(self._flat)
+        return self.h
+
+    def merge(self, other: Stats) -> Stats:
+        self.n += other.n
+        self.e += other.e
+        self.c += other.c
+        self.dn += other.dn
+        self.ds += other.ds
+        if other.mn is not None and (self.mn is None or other.mn < self.mn):
+            self.mn = other.mn
+        if other.mx is not None and (self.mx is None or other.mx > self.mx):
+            self.mx = other.mx
+        if other.h:
+            sketch.merge_into(self._hist(), other.h)
+            self._flat = self._p = None
+        elif other._flat:
+            sketch.merge_flat_into(self._hist(), other._flat)
+            self._flat = self._p = None
+        self.ti += other.ti
+        self.to += other.to
+        self.tt += other.tt
+        return self
+
+    def percentiles(self) -> list[float | None]:
+        """p50, p95, p99 of the durations (nearest rank, within ``sketch.ALPHA``)."""
+        if self._p is None:
+            self._p = sketch.percentiles(self._hist(), lo=self.mn, hi=self.mx)
+        return self._p
+
+    @property
+    def cost(self) -> float:
+        return self.c / COST_SCALE
+
+    def to_json(self, *, with_percentiles: bool = True) -> dict[str, Any]:
+        if self._flat is None:
+            self._flat = sketch.to_flat(self.h)
+        out: dict[str, Any] = {"n": self.n, "e": self.e, "c": self.c if self.c <= _I64 else str(self.c),
+                               "dn": self.dn, "ds": self.ds, "mn": self.mn, "mx": self.mx,
+                               "h": self._flat}
+        if with_percentiles:
+            out["p"] = self.percentiles()
+        if self.ti or self.to or self.tt:
+            out.update(ti=self.ti, to=self.to, tt=self.tt)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, with_histogram: bool = True) -> Stats:
+        s = cls()
+        s.n, s.e, s.c = data["n"], data["e"], int(data["c"])
+        s.dn, s.ds, s.mn, s.mx = data["dn"], data["ds"], data["mn"], data["mx"]
+        flat = data.get("h") or []
+        s._flat = flat
+        if with_histogram:
+            s.h = sketch.from_flat(flat)
+        if data.get("p") is not None:
+            s._p = data["p"]
+        s.ti, s.to, s.tt = data.get("ti", 0), data.get("to", 0), data.get("tt", 0)
+        return s
+
+
+class Contribution(NamedTuple):
+    """What one record adds to every Stats it belongs to (computed once per record)."""
+
+    error: int
+    cost: int
+    duration: float | None
+    bucket: int
+    tokens_in: int = 0
+    tokens_out: int = 0
+    tokens_total: int = 0
+
+
+def cost_units(cost: float | None) -> int:
+    return 0 if cost is None else round(cost * COST_SCALE)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0
+    return int(value)
+
+
+def _name(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return text[:MAX_NAME_CHARS]
+
+
+def contribution(record: dict[str, Any]) -> Contribution:
+    d = record.get("duration_ms")
+    meta = record.get("metadata") or {}
+    tokens = (0, 0, 0)
+    if record["log_type"] == "gateway" and isinstance(meta, dict):
+        tokens = (_int(meta.get("input_tokens")), _int(meta.get("output_tokens")),
+                  _int(meta.get("total_tokens")))
+    return Contribution(
+        error=1 if record["severity"] in ERROR_SEVERITIES else 0,
+        cost=cost_units(record.get("cost")),
+        duration=d,
+        bucket=sketch.bucket_of(d) if d is not None else 0,
+        tokens_in=tokens[0], tokens_out=tokens[1], tokens_total=tokens[2],
+    )
+
+
+def model_key(model: str, provider: str, severity: str) -> str:
+    return orjson.dumps([model, provider, severity]).decode()
+
+
+def targets(record: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(dim, part, group)`` of every rollup the record counts in (per granularity)."""
+    lt, et, sev = record["log_type"], record["event_type"], record["severity"]
+    out = [("total", "", ""), ("log_type", "", lt), ("event_type", "", et),
+           ("severity", "", sev), ("cell", lt, f"{et}|{sev}")]
+    if lt == "gateway":
+        meta = record.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        model, provider = _name(meta.get("model")), _name(meta.get("provider"))
+        out += [("model", "", model), ("provider", "", provider),
+                ("model_cell", "", model_key(model, provider, sev))]
+    return out
+
+
+# -- documents --------------------------------------------------------------------------
+class RollupDoc:
+    """A rollup document in memory: its groups and the last offset applied per partition."""
+
+    __slots__ = ("key", "groups", "offsets")
+
+    def __init__(self, key: DocKey, groups: dict[str, Stats] | None = None,
+                 offsets: dict[int, int] | None = None) -> None:
+        self.key = key
+        self.groups: dict[str, Stats] = groups if groups is not None else {}
+        self.offsets: dict[int, int] = offsets if offsets is not None else {}
+
+    def applies(self, partition: int, offset: int) -> bool:
+        """Whether a record at (partition, offset) is not in this document yet.
+
+        Records of a partition reach a document in offset order, so the last
+        applied offset per partition tells exactly which records it holds.
+        """
+        return offset > self.offsets.get(partition, -1)
+
+    def apply(self, partition: int, offset: int, group: str, contribution: Contribution) -> bool:
+        """Count the record in ``group`` unless already counted; True if it was applied."""
+        if offset <= self.offsets.get(partition, -1):
+            return False
+        stats = self.groups.get(group)
+        if stats is None:
+            stats = self.groups[group] = Stats()
+        stats.add(contribution)
+        self.offsets[partition] = offset
+        return True
+
+    def to_source(self) -> dict[str, Any]:
+        k = self.key
+        with_p = k.dim not in PERCENTILES_MERGED_AT_READ
+        return {
+            "org_id": k.org, "granularity": k.granularity, "bucket": k.bucket, "dim": k.dim,
+            "part": k.part, "offsets": {str(p): o for p, o in sorted(self.offsets.items())},
+            "groups": {g: s.to_json(with_percentiles=with_p) for g, s in self.groups.items()},
+        }
+
+    @classmethod
+    def from_source(cls, key: DocKey, source: dict[str, Any]) -> RollupDoc:
+        groups = {g: Stats.from_json(s) for g, s in (source.get("groups") or {}).items()}
+        offsets = {int(p): int(o) for p, o in (source.get("offsets") or {}).items()}
+        return cls(key, groups, offsets)

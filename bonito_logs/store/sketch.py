@@ -1,0 +1,118 @@
+"""The latency histogram of the rollups: fixed log-scale buckets, sparse, mergeable.
+
+A duration ``v > 0`` falls in bucket ``ceil(log_γ v)`` with ``γ = (1 + α) / (1 - α)``,
+i.e. bucket ``i`` holds ``(γ^(i-1), γ^i]`` and is represented by ``2 γ^i / (γ + 1)``,
+which is within ``α`` (relative) of every value in it. ``v == 0`` has its own
+bucket. The buckets are the same for every histogram, so merging is adding
+counts per bucket: associative, commutative, exact.
+
+Percentiles are nearest-rank: the ``p``-th percentile of ``n`` values is the
+``ceil(p/100 * n)``-th smallest (rank 1 at least). On the histogram that is the
+representative of the bucket where the cumulative count reaches that rank, so it
+is within ``α`` of the exact nearest-rank value; clamping to the exact min/max
+keeps that bound and makes p0/p100 exact.
+
+A histogram is a ``dict[int, int]`` (bucket → count) in memory and a flat sorted
+list ``[bucket, count, bucket, count, ...]`` in documents: compact JSON, fast to parse.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+ALPHA = 0.015  # relative error bound of every percentile (the API promises 2 %)
+GAMMA = (1 + ALPHA) / (1 - ALPHA)
+_LOG_GAMMA = math.log(GAMMA)
+ZERO_BUCKET = -1_000_000  # below every positive double's bucket (about -24,000)
+PERCENTILES: tuple[float, ...] = (50.0, 95.0, 99.0)
+
+Histogram = dict[int, int]
+
+
+def bucket_of(value: float) -> int:
+    """The bucket of a duration ``>= 0`` (the schema allows no negative durations)."""
+    if value <= 0.0:
+        return ZERO_BUCKET
+    return math.ceil(math.log(value) / _LOG_GAMMA)
+
+
+def representative(bucket: int) -> float:
+    """The value a bucket stands for (within ``ALPHA`` of every value in it)."""
+    if bucket == ZERO_BUCKET:
+        return 0.0
+    return 2.0 * GAMMA ** bucket / (GAMMA + 1.0)
+
+
+def add(hist: Histogram, value: float, count: int = 1) -> None:
+    b = bucket_of(value)
+    hist[b] = hist.get(b, 0) + count
+
+
+def merge_into(target: Histogram, other: Histogram) -> Histogram:
+    """Add ``other``'s counts to ``target`` (in place) and return it."""
+    get = target.get
+    for b, c in other.items():
+        target[b] = get(b, 0) + c
+    return target
+
+
+def merge_flat_into(target: Histogram, flat: Sequence[int]) -> Histogram:
+    """Add a document's flat ``[bucket, count, ...]`` list to ``target`` (in place)."""
+    get = target.get
+    it = iter(flat)
+    for b in it:
+        target[b] = get(b, 0) + next(it)
+    return target
+
+
+def to_flat(hist: Histogram) -> list[int]:
+    out: list[int] = []
+    for b in sorted(hist):
+        c = hist[b]
+        if c:
+            out.append(b)
+            out.append(c)
+    return out
+
+
+def from_flat(flat: Sequence[int] | None) -> Histogram:
+    return merge_flat_into({}, flat) if flat else {}
+
+
+def rank(p: float, n: int) -> int:
+    """Nearest rank (1-based) of the ``p``-th percentile among ``n`` values."""
+    return min(n, max(1, math.ceil(p / 100.0 * n - 1e-9)))
+
+
+def percentiles(hist: Histogram, ps: Iterable[float] = PERCENTILES, *,
+                lo: float | None = None, hi: float | None = None) -> list[float | None]:
+    """Nearest-rank percentiles of the histogram (``None`` each when it is empty),
+    clamped into ``[lo, hi]`` (the exact min and max) when given."""
+    ps = list(ps)
+    n = sum(hist.values())
+    if n <= 0:
+        return [None] * len(ps)
+    targets = sorted((rank(p, n), i) for i, p in enumerate(ps))
+    out: list[float | None] = [None] * len(ps)
+    k = 0
+    seen = 0
+    for b in sorted(hist):
+        seen += hist[b]
+        while k < len(targets) and seen >= targets[k][0]:
+            value = representative(b)
+            if lo is not None and value < lo:
+                value = lo
+            if hi is not None and value > hi:
+                value = hi
+            out[targets[k][1]] = value
+            k += 1
+        if k == len(targets):
+            break
+    return out
+
+
+def exact_percentile(values: Sequence[float], p: float) -> float:
+    """The nearest-rank percentile of raw values: what the histogram approximates."""
+    ordered = sorted(values)
+    return ordered[rank(p, len(ordered)) - 1]

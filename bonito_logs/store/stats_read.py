@@ -1,0 +1,318 @@
+"""``StatsReader``: statistics of one org from the rollups (never from the raw logs).
+
+A series reads the documents of its interval's granularity, one per time bucket
+(and per log type for the ``cell`` dim); its totals read the coarsest documents
+that tile the range exactly (whole days, then hours, then minutes at the edges),
+so a 30-day period merges ~30 day histograms, not 720 hour ones. Which dim is
+read depends on the group-by and the filters (``plan``): a pre-merged dim when
+the filters are on the grouped dimension itself, the ``cell`` dim otherwise.
+
+Every request carries the org's term filter and ``routing=org``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
+
+from bonito_logs.config import Settings
+from bonito_logs.errors import Unavailable
+from bonito_logs.schemas import LOG_TYPES
+from bonito_logs.store.rollup_docs import (
+    COST_SCALE,
+    STEP_MS,
+    Stats,
+    ceil_ms,
+    floor_ms,
+    indices_between,
+    iso_ms,
+)
+from bonito_logs.store.stats_request import StatsRequest
+
+Ranges = dict[str, list[tuple[int, int]]]  # granularity -> [start, end) ranges
+Select = Callable[[str, str], str | None]  # (part, stored group) -> output group, None: skip
+_COARSER = {"minute": "hour", "hour": "day"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which documents to read and how their stored groups map to output groups."""
+
+    dim: str
+    parts: tuple[str, ...]
+    select: Select
+
+
+def _identity(part: str, group: str) -> str:
+    return group
+
+
+def plan(req: StatsRequest) -> Plan | None:
+    """``None`` when the filters exclude everything (models exist for gateway records only)."""
+    d, lts, sevs = req.group_by, req.log_types, req.severities
+    if d in ("model", "provider"):
+        if lts and "gateway" not in lts:
+            return None
+        if not sevs:
+            return Plan(d, ("",), _identity)
+        index = 0 if d == "model" else 1
+        wanted = frozenset(sevs)
+
+        def model_select(part: str, group: str) -> str | None:
+            key = orjson.loads(group)
+            return key[index] if key[2] in wanted else None
+
+        return Plan("model_cell", ("",), model_select)
+    one_dim = {"log_type": lts, "severity": sevs}
+    if not lts and not sevs:
+        return Plan(d or "total", ("",), _identity)
+    if d in (None, "log_type", "severity"):
+        filtered = [name for name, values in one_dim.items() if values]
+        if len(filtered) == 1 and d in (None, filtered[0]):
+            dim = filtered[0]
+            allowed = frozenset(one_dim[dim])
+            if d is None:
+                return Plan(dim, ("",), lambda part, group: "" if group in allowed else None)
+            return Plan(dim, ("",), lambda part, group: group if group in allowed else None)
+    lt_ok = lts or LOG_TYPES
+    sev_ok = frozenset(sevs) if sevs else None
+
+    def cell_select(part: str, group: str) -> str | None:
+        event_type, _, severity = group.partition("|")
+        if sev_ok is not None and severity not in sev_ok:
+            return None
+        if d is None:
+            return ""
+        return part if d == "log_type" else severity if d == "severity" else event_type
+
+    return Plan("cell", tuple(lt_ok), cell_select)
+
+
+def cover(start: int, end: int, granularity: str) -> Ranges:
+    """The coarsest aligned buckets that tile ``[start, end)`` (aligned to ``granularity``)."""
+    coarser = _COARSER.get(granularity)
+    if coarser is not None:
+        inner_start, inner_end = ceil_ms(start, coarser), floor_ms(end, coarser)
+        if inner_start < inner_end:
+            out = cover(inner_start, inner_end, coarser)
+            edges = [r for r in ((start, inner_start), (inner_end, end)) if r[0] < r[1]]
+            if edges:
+                out[granularity] = edges
+            return out
+    return {granularity: [(start, end)]}
+
+
+def _merged(held: Stats | None, data: dict[str, Any]) -> Stats:
+    stats = Stats.from_json(data, with_histogram=False)
+    return stats if held is None else held.merge(stats)
+
+
+def _merge_into(acc: dict[str, Stats], key: str, data: dict[str, Any]) -> None:
+    acc[key] = _merged(acc.get(key), data)
+
+
+def point(stats: Stats | None, *, tokens: bool) -> dict[str, Any]:
+    """The public figures of a Stats (zeros for an empty bucket)."""
+    if stats is None or stats.n == 0:
+        out: dict[str, Any] = {"count": 0, "errors": 0, "error_rate": 0.0, "cost": 0.0,
+                               "duration_ms": {"avg": None, "p50": None, "p95": None, "p99": None}}
+        if tokens:
+            out["tokens"] = {"input": 0, "output": 0, "total": 0}
+        return out
+    p50, p95, p99 = stats.percentiles()
+    out = {"count": stats.n, "errors": stats.e, "error_rate": stats.e / stats.n,
+           "cost": stats.c / COST_SCALE,
+           "duration_ms": {"avg": stats.ds / stats.dn if stats.dn else None,
+                           "p50": p50, "p95": p95, "p99": p99}}
+    if tokens:
+        out["tokens"] = {"input": stats.ti, "output": stats.to, "total": stats.tt}
+    return out
+
+
+class StatsReader:
+    """Org-scoped reads of the rollups; share one per process."""
+
+    def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    async def fetch(self, org: str, dim: str, parts: tuple[str, ...],
+                    wanted: list[tuple[str, list[tuple[int, int]]]]) -> list[list[dict[str, Any]]]:
+        """The documents of each ``(granularity, ranges)``: one msearch for all of them."""
+        lines: list[bytes] = []
+        for granularity, ranges in wanted:
+            indices = sorted({name for a, b in ranges
+                              for name in indices_between(self.settings, granularity, a, b)})
+            size = sum(b - a for a, b in ranges) // STEP_MS[granularity] * len(parts)
+            lines.append(orjson.dumps({"index": ",".join(indices), "routing": org,
+                                       "ignore_unavailable": True, "allow_no_indices": True}))
+            lines.append(orjson.dumps({
+                "size": max(size, 1), "track_total_hits": False,
+                "query": {"bool": {"filter": [
+                    {"term": {"org_id": org}}, {"term": {"granularity": granularity}},
+                    {"term": {"dim": dim}}, {"terms": {"part": list(parts)}},
+                    {"bool": {"should": [{"range": {"bucket": {"gte": a, "lt": b}}} for a, b in ranges],
+                              "minimum_should_match": 1}},
+                ]}},
+            }))
+        if not lines:
+            return []
+        lines.append(b"")
+        try:
+            resp = await self.client.msearch(body=b"\n".join(lines),
+                                             filter_path="responses.status,responses.hits.hits._source,responses.error")
+        except (OSConnectionError, ConnectionTimeout) as exc:
+            raise Unavailable(f"OpenSearch is unreachable: {exc}") from exc
+        except TransportError as exc:
+            if exc.status_code in (429, 503):
+                raise Unavailable(f"OpenSearch is busy or not ready: {exc}") from exc
+            raise
+        answers = resp.get("responses", [])
+        if len(answers) != len(wanted):  # every answer carries its status, so none is dropped
+            raise Unavailable(f"stats search answered {len(answers)} of {len(wanted)} searches")
+        out = []
+        for answer in answers:
+            if "error" in answer:
+                raise Unavailable(f"stats search failed: {answer['error']}")
+            out.append([hit["_source"] for hit in answer.get("hits", {}).get("hits", [])])
+        return out
+
+    async def series(self, org: str, req: StatsRequest) -> dict[str, Any]:
+        """A time series per group, every bucket present, plus totals per group and overall."""
+        step = STEP_MS[req.interval]
+        stamps = list(range(req.start_ms, req.end_ms, step))
+        tokens = req.group_by in ("model", "provider")
+        the_plan = plan(req)
+        points: dict[str, dict[int, Stats]] = {}
+        totals: dict[str, Stats] = {}
+        if the_plan is not None:
+            tiles = cover(req.start_ms, req.end_ms, req.interval)
+            edges = tiles.pop(req.interval, [])
+            wanted = [(req.interval, [(req.start_ms, req.end_ms)]), *tiles.items()]
+            found = await self.fetch(org, the_plan.dim, the_plan.parts, wanted)
+            select = the_plan.select
+            for doc in found[0]:
+                bucket, part = doc["bucket"], doc["part"]
+                in_edges = any(a <= bucket < b for a, b in edges)
+                for group, data in doc["groups"].items():
+                    out = select(part, group)
+                    if out is None:
+                        continue
+                    row = points.setdefault(out, {})
+                    held = row.get(bucket)
+                    row[bucket] = _merged(held, data)
+                    if in_edges:
+                        _merge_into(totals, out, data)
+            for docs in found[1:]:
+                for doc in docs:
+                    part = doc["part"]
+                    for group, data in doc["groups"].items():
+                        out = select(part, group)
+                        if out is not None:
+                            _merge_into(totals, out, data)
+        overall = Stats()
+        for stats in totals.values():
+            overall.merge(stats)
+        order = sorted(points, key=lambda g: (-(totals[g].n if g in totals else 0), g))
+        iso = [iso_ms(ts) for ts in stamps]
+        series = []
+        for group in order:
+            row = points[group]
+            series.append({
+                "group": group if req.group_by else None,
+                "points": [{"timestamp": iso[i], **point(row.get(ts), tokens=tokens)}
+                           for i, ts in enumerate(stamps)],
+                "totals": point(totals.get(group), tokens=tokens),
+            })
+        return {
+            "start": iso_ms(req.start_ms), "end": iso_ms(req.end_ms), "interval": req.interval,
+            "group_by": req.group_by,
+            "filters": {"log_types": list(req.log_types) or None,
+                        "severities": list(req.severities) or None},
+            "buckets": len(stamps),
+            "series": series,
+            "totals": point(overall, tokens=tokens),
+        }
+
+    async def summary(self, org: str, now_ms: int) -> dict[str, Any]:
+        """Rolling last 1 h, 24 h and 7 d (ending with the current minute), each with the
+        previous period of the same length and the relative change."""
+        end = ceil_ms(now_ms + 1, "minute")
+        ranges: dict[str, tuple[int, int]] = {}
+        for name, span in WINDOWS:
+            ranges[name] = (end - span, end)
+            ranges[f"{name}:previous"] = (end - 2 * span, end - span)
+        tiles = {name: cover(a, b, "minute") for name, (a, b) in ranges.items()}
+        wanted: dict[str, list[tuple[int, int]]] = {}
+        for tiling in tiles.values():
+            for granularity, parts in tiling.items():
+                wanted.setdefault(granularity, []).extend(parts)
+        requests = [(g, _union(r)) for g, r in sorted(wanted.items())]
+        by_dim: dict[str, dict[str, Stats]] = {}
+        answers = await asyncio.gather(*(self.fetch(org, dim, ("",), requests) for dim in SUMMARY_DIMS))
+        for dim, found in zip(SUMMARY_DIMS, answers, strict=True):
+            docs = [(granularity, doc) for (granularity, _), batch in zip(requests, found, strict=True)
+                    for doc in batch]
+            for name, tiling in tiles.items():
+                acc = by_dim.setdefault(f"{dim}@{name}", {})
+                for granularity, doc in docs:
+                    spans = tiling.get(granularity, ())
+                    if any(a <= doc["bucket"] < b for a, b in spans):
+                        for group, data in doc["groups"].items():
+                            _merge_into(acc, group, data)
+        windows = {}
+        for name, _ in WINDOWS:
+            current = by_dim[f"total@{name}"].get("") or Stats()
+            previous = by_dim[f"total@{name}:previous"].get("") or Stats()
+            now_fig, before = _headline(current), _headline(previous)
+            events = by_dim[f"event_type@{name}"]
+            models = by_dim[f"model@{name}"]
+            windows[name] = {
+                "start": iso_ms(ranges[name][0]), "end": iso_ms(ranges[name][1]),
+                **now_fig,
+                "previous": before,
+                "change": {k: _change(now_fig[k], before[k]) for k in now_fig},
+                "top_event_types_by_errors": [
+                    {"event_type": g, "errors": s.e, "count": s.n, "error_rate": s.e / s.n}
+                    for g, s in sorted(events.items(), key=lambda i: (-i[1].e, i[0]))[:TOP] if s.e],
+                "top_models_by_cost": [
+                    {"model": g or None, "cost": s.c / COST_SCALE, "count": s.n,
+                     "tokens": {"input": s.ti, "output": s.to, "total": s.tt}}
+                    for g, s in sorted(models.items(), key=lambda i: (-i[1].c, i[0]))[:TOP]],
+            }
+        return {"generated_at": iso_ms(now_ms - now_ms % 1000), "windows": windows}
+
+
+WINDOWS: tuple[tuple[str, int], ...] = (("1h", 3_600_000), ("24h", 86_400_000), ("7d", 7 * 86_400_000))
+SUMMARY_DIMS: tuple[str, ...] = ("total", "event_type", "model")
+TOP = 5
+
+
+def _union(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _headline(stats: Stats) -> dict[str, Any]:
+    return {"count": stats.n, "errors": stats.e,
+            "error_rate": stats.e / stats.n if stats.n else 0.0,
+            "cost": stats.c / COST_SCALE, "p95_duration_ms": stats.percentiles()[1]}
+
+
+def _change(current: float | None, previous: float | None) -> float | None:
+    """(current - previous) / previous; ``None`` when there is nothing to compare with."""
+    if current is None or previous is None or previous == 0:
+        return None
+    return (current - previous) / previous
