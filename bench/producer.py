@@ -50,7 +50,7 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 
 from bonito_logs.client import LogService, ensure_topics  # noqa: E402
-from bonito_logs.client.sender import compression_for  # noqa: E402
+from bonito_logs.client.producer import compression_for  # noqa: E402
 from bonito_logs.config import Settings  # noqa: E402
 from bonito_logs.schemas import build_record, encode  # noqa: E402
 

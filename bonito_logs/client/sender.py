@@ -7,9 +7,11 @@ memory, then the spool), groups each chunk by partition into aiokafka batches
 up to ``client_inflight_batches`` chunks in flight. Chunks are acknowledged in
 order; a spool segment is deleted only once every one of its records is acknowledged.
 
-When a delivery fails, every chunk in flight goes back, in order, to be resent
-by a new producer (go-back-N: at-least-once, possibly with duplicates, never a
-gap). When Kafka cannot be reached the sender retries every
+When a delivery fails, the producer is replaced and every record in flight that
+Kafka did not acknowledge goes back, in order, ahead of everything else (a
+partition that had a failure has all its later batches resent too, so its order
+holds): at-least-once, never a gap; a duplicate only when a batch's fate was
+unknown (e.g. the connection dropped before the broker's answer). When Kafka cannot be reached the sender retries every
 ``client_retry_backoff_s`` while records pile up in memory and then the spool.
 
 Partitioning: the key is the org id and the partition is aiokafka's
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from typing import Any
 from aiokafka.partitioner import DefaultPartitioner
 
 from bonito_logs.client.buffer import Outbox
+from bonito_logs.client.producer import default_producer_factory, stop_quietly
 from bonito_logs.client.spool import Record, Segment, read_segment, sync_fd
 from bonito_logs.config import Settings
 
@@ -38,7 +40,6 @@ log = logging.getLogger("bonito_logs.client")
 
 _CHORE_INTERVAL_S = 1.0
 _DOWN_LOG_INTERVAL_S = 60.0
-_STOP_TIMEOUT_S = 2.0
 _PARTITION_CACHE_MAX = 100_000
 _YIELD_EVERY = 2048  # records batched between two yields to the event loop
 
@@ -57,45 +58,6 @@ class _Chunk:
         self.done: asyncio.Future | None = None  # every batch settled
         # (future or None if never submitted, partition, records in the batch, in order)
         self.batches: list[tuple[asyncio.Future | None, int, list[Record]]] = []
-
-
-_warned_codecs: set[str] = set()
-
-
-def compression_for(name: str) -> str | None:
-    """aiokafka's compression_type for a setting; falls back to none if the codec is missing."""
-    name = (name or "none").lower()
-    if name in ("none", ""):
-        return None
-    from aiokafka import codec
-
-    available = {"gzip": codec.has_gzip, "snappy": codec.has_snappy, "lz4": codec.has_lz4,
-                 "zstd": codec.has_zstd}
-    check = available.get(name)
-    if check is None:
-        raise ValueError(f"client_compression: unknown codec {name!r} (none, gzip, snappy, lz4, zstd)")
-    if not check():
-        if name in _warned_codecs:
-            return None
-        _warned_codecs.add(name)
-        log.warning("client_compression=%s needs the cramjam package (pip install "
-                    "'aiokafka[%s]'); sending uncompressed", name, name)
-        return None
-    return name
-
-
-def default_producer_factory(settings: Settings) -> Any:
-    from aiokafka import AIOKafkaProducer
-
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        client_id=f"bonito-logs-{os.getpid()}",
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=settings.client_linger_ms,
-        max_batch_size=settings.client_max_batch_bytes,
-        compression_type=compression_for(settings.client_compression),
-    )
 
 
 class Sender:
@@ -190,7 +152,7 @@ class Sender:
                 except Exception as exc:  # a producer may lack admin rights: not fatal
                     log.debug("ensure_topics failed: %s", exc)
         except BaseException as exc:
-            await _stop_quietly(producer)
+            await stop_quietly(producer)
             if not isinstance(exc, Exception):
                 raise  # cancelled: stopped cleanly above
             self._note_down(exc)
@@ -222,7 +184,7 @@ class Sender:
         producer, self.producer = self.producer, None
         self.connected = False
         if producer is not None:
-            await _stop_quietly(producer)
+            await stop_quietly(producer)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep between reconnects; close() and flush() cut it short."""
@@ -436,25 +398,3 @@ class Sender:
 def _sync_all(fds: list[int]) -> None:
     for fd in fds:
         sync_fd(fd)
-
-
-async def _stop_quietly(producer: Any) -> None:
-    """Stop a producer without waiting on batches an unreachable broker will never take."""
-    try:
-        await asyncio.wait_for(producer.stop(), _STOP_TIMEOUT_S)
-        return
-    except Exception as exc:  # includes the timeout
-        log.debug("producer stop: %s", exc)
-    # stop() waits for undeliverable batches; fail them so nothing stays pending.
-    accumulator = getattr(producer, "_message_accumulator", None)
-    if accumulator is not None:
-        from aiokafka.errors import KafkaConnectionError
-
-        accumulator.fail_all(KafkaConnectionError("producer closed by bonito-logs"))
-    try:
-        sender = getattr(producer, "_sender", None)
-        if sender is not None:
-            await asyncio.wait_for(sender.close(), _STOP_TIMEOUT_S)
-        await asyncio.wait_for(producer.client.close(), _STOP_TIMEOUT_S)
-    except Exception as exc:
-        log.debug("producer forced close: %s", exc)
