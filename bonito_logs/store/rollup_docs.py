@@ -43,8 +43,9 @@ STEP_MS: dict[str, int] = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_00
 DIMS: tuple[str, ...] = ("total", "log_type", "event_type", "severity", "cell",
                          "model", "provider", "model_cell")
 GATEWAY_DIMS = frozenset({"model", "provider", "model_cell"})
-# Dims only read to be merged (filtered queries): no percentiles stored per group.
-PERCENTILES_MERGED_AT_READ = frozenset({"cell", "model_cell"})
+PACKED = "all"  # minute documents hold every dim, groups keyed "<dim>:<part>:<group>"
+# Dims only read to be merged (filtered queries), and packed minutes: no percentiles stored.
+PERCENTILES_MERGED_AT_READ = frozenset({"cell", "model_cell", PACKED})
 ERROR_SEVERITIES = frozenset({"error", "critical"})
 COST_SCALE = 10 ** 12  # costs are summed as integers of 1e-12: exact, order-independent
 MAX_NAME_CHARS = 256  # model / provider names longer than this are cut
@@ -290,6 +291,16 @@ def contribution(record: dict[str, Any]) -> Contribution:
 
 def model_key(model: str, provider: str, severity: str) -> str:
     return orjson.dumps([model, provider, severity]).decode()
+
+
+def packed_group(dim: str, part: str, group: str) -> str:
+    return f"{dim}:{part}:{group}"
+
+
+def unpack_group(key: str) -> tuple[str, str, str]:
+    """``(dim, part, group)`` of a packed minute document's group key."""
+    dim, part, group = key.split(":", 2)
+    return dim, part, group
 
 
 def targets(record: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -13,7 +13,7 @@ Every request carries the org's term filter and ``routing=org``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +27,14 @@ from bonito_logs.errors import Unavailable
 from bonito_logs.schemas import LOG_TYPES
 from bonito_logs.store.rollup_docs import (
     COST_SCALE,
+    PACKED,
     STEP_MS,
     Stats,
     ceil_ms,
     floor_ms,
     indices_between,
     iso_ms,
+    unpack_group,
 )
 from bonito_logs.store.stats_request import StatsRequest
 
@@ -109,6 +111,23 @@ def cover(start: int, end: int, granularity: str) -> Ranges:
     return {granularity: [(start, end)]}
 
 
+def _groups(doc: dict[str, Any], dim: str,
+            parts: tuple[str, ...] = ("",)) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(part, group, stats)`` of the document's groups of ``dim`` in ``parts`` (a packed
+    minute document holds every dim and part; other documents were searched by both)."""
+    if doc["dim"] != PACKED:
+        part = doc["part"]
+        for group, data in doc["groups"].items():
+            yield part, group, data
+        return
+    prefix = f"{dim}:"
+    for key, data in doc["groups"].items():
+        if key.startswith(prefix):
+            _, part, group = unpack_group(key)
+            if part in parts:
+                yield part, group, data
+
+
 def _merged(held: Stats | None, data: dict[str, Any]) -> Stats:
     stats = Stats.from_json(data, with_histogram=False)
     return stats if held is None else held.merge(stats)
@@ -153,11 +172,15 @@ class StatsReader:
             size = sum(b - a for a, b in ranges) // STEP_MS[granularity] * len(parts)
             lines.append(orjson.dumps({"index": ",".join(indices), "routing": org,
                                        "ignore_unavailable": True, "allow_no_indices": True}))
+            packed = granularity == "minute"  # one document per minute holds every dim
+            if packed:
+                size //= len(parts)
             lines.append(orjson.dumps({
                 "size": max(size, 1), "track_total_hits": False,
                 "query": {"bool": {"filter": [
                     {"term": {"org_id": org}}, {"term": {"granularity": granularity}},
-                    {"term": {"dim": dim}}, {"terms": {"part": list(parts)}},
+                    {"term": {"dim": PACKED if packed else dim}},
+                    {"terms": {"part": [""] if packed else list(parts)}},
                     {"bool": {"should": [{"range": {"bucket": {"gte": a, "lt": b}}} for a, b in ranges],
                               "minimum_should_match": 1}},
                 ]}},
@@ -198,10 +221,11 @@ class StatsReader:
             wanted = [(req.interval, [(req.start_ms, req.end_ms)]), *tiles.items()]
             found = await self.fetch(org, the_plan.dim, the_plan.parts, wanted)
             select = the_plan.select
+            dim = the_plan.dim
             for doc in found[0]:
-                bucket, part = doc["bucket"], doc["part"]
+                bucket = doc["bucket"]
                 in_edges = any(a <= bucket < b for a, b in edges)
-                for group, data in doc["groups"].items():
+                for part, group, data in _groups(doc, dim, the_plan.parts):
                     out = select(part, group)
                     if out is None:
                         continue
@@ -212,8 +236,7 @@ class StatsReader:
                         _merge_into(totals, out, data)
             for docs in found[1:]:
                 for doc in docs:
-                    part = doc["part"]
-                    for group, data in doc["groups"].items():
+                    for part, group, data in _groups(doc, dim, the_plan.parts):
                         out = select(part, group)
                         if out is not None:
                             _merge_into(totals, out, data)
@@ -265,7 +288,7 @@ class StatsReader:
                 for granularity, doc in docs:
                     spans = tiling.get(granularity, ())
                     if any(a <= doc["bucket"] < b for a, b in spans):
-                        for group, data in doc["groups"].items():
+                        for _, group, data in _groups(doc, dim):
                             _merge_into(acc, group, data)
         windows = {}
         for name, _ in WINDOWS:

@@ -20,12 +20,14 @@ from typing import Any
 from bonito_logs.config import Settings
 from bonito_logs.store.rollup_docs import (
     GRANULARITIES,
+    PACKED,
     STEP_MS,
     Contribution,
     DocKey,
     RollupDoc,
     Stats,
     contribution,
+    packed_group,
     targets,
     to_ms,
 )
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 Item = tuple[int, int, dict[str, Any]]  # (partition, offset, decoded record)
 DAY_MS = STEP_MS["day"]
+MINUTE_MS = STEP_MS["minute"]
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,10 @@ class RollupBuffer:
         """Count the records in their rollups; returns how many records were new to
         at least one document. ``items`` must be in offset order per partition."""
         now = now or datetime.now(UTC)
-        plan: list[tuple[int, int, Contribution, list[tuple[tuple, str]]]] = []
+        plan: list[tuple[int, int, Contribution, list[tuple[tuple, tuple[str, ...]]]]] = []
         wanted: set[tuple] = set()
         expired_days: dict[int, bool] = {}
-        steps = [(g, STEP_MS[g]) for g in GRANULARITIES]
+        steps = [(g, STEP_MS[g]) for g in GRANULARITIES if g != "minute"]
         for partition, offset, record in items:
             ts = to_ms(record["timestamp"])
             day = ts - ts % DAY_MS
@@ -83,8 +86,10 @@ class RollupBuffer:
             org = record["org_id"]
             dims = targets(record)
             # Plain tuples: equal to (and hashed like) the DocKey they stand for, cheaper to build.
-            keyed = [((org, g, ts - ts % step, dim, part), group)
+            keyed = [((org, g, ts - ts % step, dim, part), (group,))
                      for g, step in steps for dim, part, group in dims]
+            keyed.append(((org, "minute", ts - ts % MINUTE_MS, PACKED, ""),
+                          tuple([packed_group(dim, part, group) for dim, part, group in dims])))
             wanted.update([k for k, _ in keyed])
             plan.append((partition, offset, contribution(record), keyed))
         await self._load_missing(wanted)
@@ -92,7 +97,7 @@ class RollupBuffer:
         dirty, clean = self._dirty, self._clean
         for partition, offset, contrib, keyed in plan:
             new = False
-            for key, group in keyed:
+            for key, groups in keyed:
                 entry = dirty.get(key)
                 if entry is None:
                     entry = clean[key]
@@ -103,10 +108,11 @@ class RollupBuffer:
                 doc = entry.doc
                 if offset <= doc.offsets.get(partition, -1):
                     continue
-                stats = doc.groups.get(group)
-                if stats is None:
-                    stats = doc.groups[group] = Stats()
-                stats.add(contrib)
+                for group in groups:
+                    stats = doc.groups.get(group)
+                    if stats is None:
+                        stats = doc.groups[group] = Stats()
+                    stats.add(contrib)
                 doc.offsets[partition] = offset
                 new = True
             if new:

@@ -8,13 +8,12 @@ import math
 import random
 import time
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from bonito_logs.config import Settings
 from bonito_logs.store import sketch
-from bonito_logs.store.rollup_docs import STEP_MS, floor_ms, to_ms
+from bonito_logs.store.rollup_docs import STEP_MS, to_ms
 from bonito_logs.store.rollups import make_stats_client
 from bonito_logs.streams.lag import group_lag
 from tests.integration.support import generate_records
@@ -79,14 +78,25 @@ async def wait_aggregated(settings: Settings, timeout: float = 240.0) -> None:
         await client.close()
 
 
-def _group_of(record: dict, group_by: str | None) -> str | None:
-    if group_by is None:
-        return None
-    if group_by in ("model", "provider"):
-        meta = record.get("metadata") or {}
-        value = meta.get(group_by)
-        return "" if value is None else str(value)
-    return record[group_by]
+_GROUP_FIELD = {None: 0, "log_type": 2, "event_type": 3, "severity": 4, "model": 5, "provider": 6}
+_prepared: dict[int, tuple[list[dict], dict[str, list[tuple]]]] = {}
+
+
+def _rows(records: list[dict], org: str) -> list[tuple]:
+    """The records of ``org`` as tuples of what the figures need (computed once per list)."""
+    cached = _prepared.get(id(records))
+    if cached is None or cached[0] is not records:
+        by_org: dict[str, list[tuple]] = defaultdict(list)
+        for r in records:
+            meta = r.get("metadata") or {}
+            model = provider = None
+            if r["log_type"] == "gateway":
+                model = "" if meta.get("model") is None else str(meta["model"])
+                provider = "" if meta.get("provider") is None else str(meta["provider"])
+            by_org[r["org_id"]].append((None, to_ms(r["timestamp"]), r["log_type"], r["event_type"],
+                                        r["severity"], model, provider, r))
+        cached = _prepared[id(records)] = (records, by_org)
+    return cached[1].get(org, [])
 
 
 class Expected:
@@ -109,25 +119,27 @@ class Expected:
             self.durations.append(record["duration_ms"])
 
 
-def expected_series(records: Iterable[dict], org: str, params: dict[str, Any], start_ms: int,
+def expected_series(records: list[dict], org: str, params: dict[str, Any], start_ms: int,
                     end_ms: int) -> tuple[dict[Any, dict[int, Expected]], dict[Any, Expected]]:
+    """Exact figures per group and bucket of the org's records matching ``params``."""
     interval, group_by = params.get("interval", "hour"), params.get("group_by")
     lts = set(params["log_types"].split(",")) if params.get("log_types") else None
     sevs = set(params["severities"].split(",")) if params.get("severities") else None
+    step = STEP_MS[interval]
+    field = _GROUP_FIELD[group_by]
     points: dict[Any, dict[int, Expected]] = defaultdict(dict)
     totals: dict[Any, Expected] = defaultdict(Expected)
-    for record in records:
-        if record["org_id"] != org:
-            continue
-        if group_by in ("model", "provider") and record["log_type"] != "gateway":
-            continue
-        if (lts and record["log_type"] not in lts) or (sevs and record["severity"] not in sevs):
-            continue
-        ts = to_ms(record["timestamp"])
+    for row in _rows(records, org):
+        ts = row[1]
         if not start_ms <= ts < end_ms:
             continue
-        group = _group_of(record, group_by)
-        bucket = floor_ms(ts, interval)
+        if group_by in ("model", "provider") and row[2] != "gateway":
+            continue
+        if (lts and row[2] not in lts) or (sevs and row[4] not in sevs):
+            continue
+        group = row[field]
+        record = row[7]
+        bucket = ts - ts % step
         points[group].setdefault(bucket, Expected()).add(record)
         totals[group].add(record)
     return points, totals
