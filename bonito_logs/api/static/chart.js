@@ -4,6 +4,18 @@ import { el, fmtCount, localText, svg, utcText } from "./common.js";
 const SEVERITY_ORDER = ["debug", "info", "warn", "error", "critical"];
 export const PALETTE = ["#3f51b5", "#00897b", "#ef6c00", "#c2185b", "#558b2f", "#0288d1", "#8d6e63", "#7b1fa2"];
 
+// Call `redraw` when the chart containers change width (rotation, window resize).
+export function onResize(redraw) {
+  let timer = null;
+  let width = window.innerWidth;
+  window.addEventListener("resize", () => {
+    if (window.innerWidth === width) return;
+    width = window.innerWidth;
+    clearTimeout(timer);
+    timer = setTimeout(redraw, 200);
+  });
+}
+
 export function setState(container, state, message) {
   container.dataset.state = state;
   container.replaceChildren(el("span", { class: state === "error" ? "problem" : "muted" }, message));

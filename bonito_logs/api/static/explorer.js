@@ -2,7 +2,7 @@
 // "load more" with the cursor, exports. The page's query body comes from the server
 // (#explorer-state), so every call here runs exactly the filters the table shows.
 import { api, el, fmtCost, fmtCount, fmtDuration, localiseTimes, readJson, toast, utcText, localText } from "./common.js";
-import { drawHistogram, setState } from "./chart.js";
+import { drawHistogram, onResize, setState } from "./chart.js";
 import { wireRows } from "./detail.js";
 
 const state = readJson("explorer-state");
@@ -72,6 +72,7 @@ async function loadHistogram() {
   try {
     const data = await api("POST", "/api/logs/histogram", { filters: state.body.filters, buckets: 80 });
     drawHistogram(chart, data, { onPick: zoom });
+    onResize(() => drawHistogram(chart, data, { onPick: zoom }));
   } catch (exc) {
     setState(chart, "error", `The volume chart is unavailable: ${exc.message}`);
   }
