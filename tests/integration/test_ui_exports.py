@@ -69,3 +69,31 @@ def test_cookie_write_without_csrf_header_is_refused_in_the_browser(browser, ui)
     assert status == [403, "csrf_failed"]
     with ui.api("member") as client:
         assert len(client.get("/api/logs/export").json()["items"]) == before
+
+
+def test_viewer_sees_no_export_or_integration_controls_and_the_api_refuses_them(browser, ui):
+    page = signed_in(browser, ui, "viewer")
+    assert page.locator("button[data-export]").count() == 0
+    nav = page.inner_text("nav.mainnav")
+    assert "Exports" not in nav and "Integrations" not in nav
+    shoot(page, "explorer-viewer-1280")
+    for path, role in (("/logs/exports", "member"), ("/logs/integrations", "admin")):
+        response = page.goto(ui.url(path))
+        assert response.status == 403
+        assert f"needs the {role} role" in page.inner_text("main")
+        assert page.locator("button[data-export], [data-integration-form]").count() == 0
+    page.goto(ui.url("/logs"))
+    answer = page.evaluate("""async () => {
+        const csrf = document.querySelector('meta[name=csrf-token]').content;
+        const r = await fetch('/api/logs/export', {method: 'POST', body: '{}',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf}});
+        return [r.status, (await r.json()).error.code];
+    }""")
+    assert answer == [403, "forbidden"]  # the CSRF token was right: the role is what refuses
+    with ui.api("viewer") as client:
+        assert client.post("/api/logs/export", json={"export_format": "csv"}).status_code == 403
+        assert client.get("/api/logs/export").status_code == 403
+        paths = client.get("/api/openapi.json").json()["paths"]
+        if "/api/logs/integrations" in paths:
+            assert client.get("/api/logs/integrations").status_code == 403
+            assert client.post("/api/logs/integrations", json={"type": "webhook"}).status_code == 403
