@@ -31,7 +31,6 @@ from aiokafka.errors import KafkaError
 
 from bonito_logs.config import Settings
 from bonito_logs.export_queue import decode_request, ensure_exports_topic
-from bonito_logs.store import make_client
 from bonito_logs.store.export_files import ExportFiles
 from bonito_logs.store.exports import ExportJob, ExportStore, now
 from bonito_logs.streams.exporter.housekeeping import housekeeping_pass
@@ -39,6 +38,7 @@ from bonito_logs.streams.exporter.lease import Claim, JobLease, claim
 from bonito_logs.streams.exporter.notify import deliver_pending_email
 from bonito_logs.streams.exporter.run import ExportRun, Outcome
 from bonito_logs.streams.exporter.scheduler import FairScheduler
+from bonito_logs.streams.exporter.snapshot import make_export_client
 from bonito_logs.streams.exporter.tracking import TrackedJob, Tracker
 from bonito_logs.streams.status import WorkerStatus
 
@@ -89,7 +89,7 @@ class ExporterAgent:
     # -- lifecycle -------------------------------------------------------------------------
     async def run(self) -> None:
         s = self.settings
-        self._client = make_client(s)
+        self._client = make_export_client(s)
         self.store = ExportStore(self._client, s)
         self.files = ExportFiles.for_settings(s)
         self._consumer = AIOKafkaConsumer(

@@ -1,9 +1,8 @@
 """One attempt at one claimed export job: snapshot, write, verify, publish, finish.
 
-The records are read from an OpenSearch point in time (a consistent snapshot)
-with ``search_after`` pages, the next page fetched while the current one is
-written (in a thread), so memory stays at about two pages whatever the export's
-size. The file is written to a private temporary path and published only when
+The records are read from a point in time (``snapshot``: a consistent snapshot,
+in order), the next page fetched while the current one is written (in a thread),
+so memory stays at about two pages whatever the export's size. The file is written to a private temporary path and published only when
 the row count matches the snapshot's total; anything else ends in a final state
 with the temporary file removed. A heartbeat saves progress and renews the lease
 every ``exports_progress_s``; it is also how a cancel request is noticed.
@@ -23,11 +22,12 @@ from typing import Any
 from opensearchpy import AsyncOpenSearch
 
 from bonito_logs.config import Settings
-from bonito_logs.store import build_query, build_sort, from_document
+from bonito_logs.store import from_document
 from bonito_logs.store.export_files import ExportFiles, file_key
 from bonito_logs.store.export_request import ExportRequest, parse_export_request
 from bonito_logs.store.exports import email_plan, iso, now
 from bonito_logs.streams.exporter.lease import CancelRequested, JobLease, LeaseLost
+from bonito_logs.streams.exporter.snapshot import Snapshot
 from bonito_logs.streams.exporter.writers import open_writer
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,6 @@ class _Stopping(Exception):
 
 class ExportFailed(Exception):
     """The export cannot produce a correct file; the message is the job's error."""
-
-
-def _source_filter(columns: tuple[str, ...]) -> dict[str, Any]:
-    """Only what the columns need (the timestamp comes from the exact ``timestamp_us``)."""
-    wanted = {c for c in columns if c != "timestamp"} | {"timestamp_us"}
-    if "metadata" in columns:
-        wanted.add("metadata_original")  # the verbatim metadata, when it had to be cut
-    return {"includes": sorted(wanted)}
 
 
 class ExportRun:
@@ -131,7 +123,7 @@ class ExportRun:
             gz = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5) if request.compress else None
             writer = open_writer(request.export_format, gz or raw, request.columns)  # type: ignore[arg-type]
             if indices:
-                await self._copy_snapshot(request, org, writer, raw)
+                await self._copy_snapshot(request, org, list(indices), writer, raw)
             else:
                 self.expected = 0
             await asyncio.to_thread(_finish_file, writer, gz, raw)
@@ -139,46 +131,19 @@ class ExportRun:
         finally:
             raw.close()
 
-    async def _copy_snapshot(self, request: ExportRequest, org: str, writer: Any, raw: Any) -> None:
-        s = self.settings
-        pit = await self.client.create_pit(
-            index=s.index_pattern, params={"keep_alive": s.exports_pit_keep_alive, "routing": org})
-        pit_id = pit["pit_id"]
-        body: dict[str, Any] = {
-            "pit": {"id": pit_id, "keep_alive": s.exports_pit_keep_alive},
-            "query": build_query(org, request.query), "sort": build_sort(request.query),
-            "size": s.exports_page_size, "_source": _source_filter(request.columns),
-            "track_total_hits": True,
-        }
+    async def _copy_snapshot(self, request: ExportRequest, org: str, indices: list[str],
+                             writer: Any, raw: Any) -> None:
+        snapshot = Snapshot(self.client, self.settings, org, request.query,
+                            self.settings.exports_page_size)
         try:
-            resp = await self.client.search(body=body)
-            total = resp["hits"]["total"]
-            if total.get("relation", "eq") != "eq":
-                raise ExportFailed("OpenSearch did not count the matching records exactly")
-            self.expected = int(total["value"])
-            body["track_total_hits"] = False
-            while True:
-                hits = resp["hits"]["hits"]
-                upcoming = None
-                if len(hits) == s.exports_page_size:
-                    body["pit"]["id"] = resp.get("pit_id", body["pit"]["id"])
-                    body["search_after"] = hits[-1]["sort"]
-                    upcoming = asyncio.create_task(self.client.search(body=dict(body)))
-                try:
-                    if hits:
-                        self.rows += await asyncio.to_thread(_write_page, writer, hits)
-                        self.bytes = raw.tell()
+            self.expected = await snapshot.open(indices)
+            async with contextlib.aclosing(snapshot.pages()) as pages:
+                async for hits in pages:
+                    self.rows += await asyncio.to_thread(_write_page, writer, hits)
+                    self.bytes = raw.tell()
                     self._check()
-                except BaseException:
-                    if upcoming is not None:
-                        upcoming.cancel()
-                    raise
-                if upcoming is None:
-                    return
-                resp = await upcoming
         finally:
-            with contextlib.suppress(Exception):
-                await self.client.delete_pit(body={"pit_id": [body["pit"]["id"]]})
+            await snapshot.close()
 
     def _check(self) -> None:
         if self._lost:
