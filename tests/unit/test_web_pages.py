@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from datetime import UTC, datetime
 
 import httpx
@@ -14,7 +16,7 @@ from bonito_logs.api.routes.histogram import choose_interval
 from bonito_logs.api.session import LOGIN_COOKIE, SESSION_COOKIE, Session, seal, unseal
 from bonito_logs.api.web.explorer import waterfall
 from bonito_logs.api.web.filters import pages_to_show, view_from_params
-from bonito_logs.api.web.render import Page
+from bonito_logs.api.web.render import STATIC_DIR, TEMPLATES_DIR, Page
 from bonito_logs.config import Settings
 from bonito_logs.schemas import build_record, record_to_json
 from tests.unit.test_web_session import ORG, FakeKeys
@@ -119,10 +121,14 @@ async def test_controls_follow_the_role(app, role, export, integrations):
     client, session = client_for(app, role)
     async with client:
         html = (await client.get("/logs")).text
+        listing = await client.get("/logs/integrations")
     assert ("data-export=" in html) is export
     assert ('href="/logs/exports"' in html) is export
-    assert ('href="/logs/integrations"' in html) is integrations
+    assert ('href="/logs/integrations"' in html) is (role != "viewer")
     assert f'<meta name="csrf-token" content="{session.csrf}">' in html
+    assert listing.status_code == (403 if role == "viewer" else 200)
+    assert ('id="add-integration"' in listing.text) is integrations
+    assert ("data-integration-form" in listing.text) is integrations
 
 
 async def test_explorer_escapes_record_text_and_sends_security_headers(app):
@@ -135,8 +141,7 @@ async def test_explorer_escapes_record_text_and_sends_security_headers(app):
     assert response.headers["x-frame-options"] == "DENY"
 
 
-@pytest.mark.parametrize("path, role", [("/logs/exports", "viewer"), ("/logs/integrations", "viewer"),
-                                        ("/logs/integrations", "member")])
+@pytest.mark.parametrize("path, role", [("/logs/exports", "viewer"), ("/logs/integrations", "viewer")])
 async def test_pages_above_the_role_answer_403(app, path, role):
     client, _ = client_for(app, role)
     async with client:
@@ -214,3 +219,24 @@ def test_waterfall_places_bars_on_the_axis():
     assert chart["span_ms"] == 200.0
     assert [(r["x"], r["w"]) for r in chart["rows"]] == [(0.0, 500.0), (250.0, 2.0), (500.0, 500.0)]
     assert [r["timed"] for r in chart["rows"]] == [True, False, True]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize("script", sorted(p.name for p in STATIC_DIR.glob("*.js")))
+def test_javascript_modules_parse(script, tmp_path):
+    """A syntax error would only show in a browser; node checks each module's syntax."""
+    module = tmp_path / (script[:-3] + ".mjs")
+    module.write_text((STATIC_DIR / script).read_text(encoding="utf-8"), encoding="utf-8")
+    result = subprocess.run(["node", "--check", str(module)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_static_asset_a_template_names_exists():
+    named = set()
+    for template in TEMPLATES_DIR.glob("*.html"):
+        named |= set(re.findall(r"static\('([^']+)'\)", template.read_text(encoding="utf-8")))
+    assert named and named <= {p.name for p in STATIC_DIR.iterdir()}
+    imports = set()
+    for script in STATIC_DIR.glob("*.js"):
+        imports |= set(re.findall(r'from "\./([^"]+)"', script.read_text(encoding="utf-8")))
+    assert imports <= {p.name for p in STATIC_DIR.iterdir()}

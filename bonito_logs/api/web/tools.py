@@ -30,7 +30,7 @@ async def dashboard(request: Request, principal: Principal, session: Session) ->
                   session=session)
 
 
-@page("admin")
+@page("member")  # members see the list (as the API lets them); only admins get the controls
 async def integrations(request: Request, principal: Principal, session: Session) -> Response:
     return render(request, "integrations.html", {"active": "integrations"}, principal=principal,
                   session=session)
