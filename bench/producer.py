@@ -54,6 +54,8 @@ from bonito_logs.client.producer import compression_for  # noqa: E402
 from bonito_logs.config import Settings  # noqa: E402
 from bonito_logs.schemas import build_record, encode  # noqa: E402
 
+SETTLE_S = 3.0  # pause before each timed run: the broker finishes the previous one's work
+
 
 def make_fields(n: int, orgs: int, seed: int = 11) -> list[dict]:
     rng = random.Random(seed)
@@ -200,8 +202,15 @@ async def main() -> int:
     spill = down_settings.replace(client_buffer_records=1000)
     try:
         for i in range(args.rounds):
-            raw.append(await run_raw(raw_settings, encoded))
+            # Alternate which goes first, and let the broker settle before each timed run.
+            if i % 2 == 0:
+                await asyncio.sleep(SETTLE_S)
+                raw.append(await run_raw(raw_settings, encoded))
+            await asyncio.sleep(SETTLE_S)
             rate, lat = await run_client(client_settings, fields)
+            if i % 2 == 1:
+                await asyncio.sleep(SETTLE_S)
+                raw.append(await run_raw(raw_settings, encoded))
             client.append(rate)
             latency["broker up"].append(lat)
             latency["broker down, in memory"].append(

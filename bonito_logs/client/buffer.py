@@ -81,13 +81,15 @@ class Outbox:
 
     def _put_slow(self, key: bytes, value: bytes) -> tuple[bool, bool]:
         spool = self.spool
-        if not spool.is_open and self._spool_ok:
-            self._open_spool()
-        self._refresh()
-        if self._direct and len(self.memory) < self.capacity:
-            self.memory.append((key, value))
-            self.accepted += 1
-            return True, False
+        if not spool.is_open:  # first record (or first after a close): open, maybe claim
+            if self._spool_ok:
+                self._open_spool()
+            self._refresh()
+            if self._direct and len(self.memory) < self.capacity:
+                self.memory.append((key, value))
+                self.accepted += 1
+                return True, False
+        # Here the spool holds records (_direct is False) or memory is full.
         if self._spool_ok and spool.append(key, value):
             self.spooled += 1
             self.accepted += 1

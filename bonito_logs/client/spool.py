@@ -39,6 +39,7 @@ log = logging.getLogger("bonito_logs.client")
 MAGIC = b"BLSPOOL1"
 FRAME_HEADER = struct.Struct("<IIH")  # payload length, crc32, key length (first 2 payload bytes)
 _KEY_LEN = struct.Struct("<H")
+_LEN_CRC = struct.Struct("<II")
 _PREFIX = 8  # length + crc, before the payload
 _FIRST_SEQ = 1_000_000_000  # room below for segments written before older ones (see prepend)
 _LOCK = "lock"
@@ -59,9 +60,18 @@ def sync_fd(fd: int) -> None:
 
 def frame(key: bytes, value: bytes) -> bytes:
     """One spool frame for (key, value)."""
-    klen = _KEY_LEN.pack(len(key))
-    crc = zlib.crc32(value, zlib.crc32(key, zlib.crc32(klen)))
-    return FRAME_HEADER.pack(2 + len(key) + len(value), crc, len(key)) + key + value
+    cached = _prefixes.get(key)
+    if cached is None:  # keys are org ids: few, repeated; cache their prefix and its CRC
+        prefix = _KEY_LEN.pack(len(key)) + key
+        cached = (prefix, zlib.crc32(prefix))
+        if len(_prefixes) < _PREFIX_CACHE_MAX:
+            _prefixes[key] = cached
+    prefix, prefix_crc = cached
+    return _LEN_CRC.pack(len(prefix) + len(value), zlib.crc32(value, prefix_crc)) + prefix + value
+
+
+_prefixes: dict[bytes, tuple[bytes, int]] = {}
+_PREFIX_CACHE_MAX = 10_000
 
 
 @dataclass
