@@ -21,11 +21,10 @@ from typing import Any
 
 from bonito_logs.client import convenience
 from bonito_logs.client.buffer import Outbox
-from bonito_logs.client.fastcodec import fast_encode
 from bonito_logs.client.sender import Sender
 from bonito_logs.client.spool import Segment, Spool
 from bonito_logs.config import Settings, get_settings
-from bonito_logs.schemas import build_record
+from bonito_logs.schemas import build_record, encode
 
 log = logging.getLogger("bonito_logs.client")
 
@@ -119,7 +118,7 @@ class LogService:
             timestamp=timestamp, trace_id=trace_id, user_id=user_id, resource_id=resource_id,
             resource_type=resource_type, action=action, metadata=metadata,
             duration_ms=duration_ms, cost=cost, message=message)
-        value = fast_encode(record)  # byte-for-byte schemas.encode, cheaper
+        value = encode(record)
         outbox = self._outbox
         if outbox is None:
             outbox = self._setup()

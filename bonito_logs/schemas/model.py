@@ -43,13 +43,16 @@ _ACTIONS = frozenset(ACTIONS)
 _FIELDS = frozenset(FIELDS)
 _SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*\Z")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
-_UUID_CLASS = uuid.UUID
 _getrandbits = random.getrandbits  # reseeded after fork; ids need uniqueness, not secrecy
+# RFC 4122 version 4: version nibble 0100, variant bits 10.
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 def new_id() -> str:
-    """A random (version 4) UUID string, ~4x cheaper than ``uuid.uuid4()``'s urandom call."""
-    return str(_UUID_CLASS(int=_getrandbits(128), version=4))
+    """A random version-4 UUID string, several times cheaper than ``str(uuid.uuid4())``."""
+    h = "%032x" % ((_getrandbits(128) & _V4_CLEAR) | _V4_SET)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def build_record(

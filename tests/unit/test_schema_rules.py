@@ -135,3 +135,14 @@ def test_integers_become_floats():
     rec = build_record(**good(duration_ms=5, cost=0))
     assert rec["duration_ms"] == 5.0 and isinstance(rec["duration_ms"], float)
     assert rec["cost"] == 0.0
+
+
+def test_generated_ids_are_distinct_rfc4122_version_4_uuids():
+    from bonito_logs.schemas.model import new_id
+
+    ids = [new_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids[:500]:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == value
