@@ -49,8 +49,9 @@ function rowsFor(item) {
   const result = results.get(item.id);
   if (result) {
     out.push(el("tr", { class: "test-row" }, el("td", { colspan: 9 },
-      el("div", { class: `test-result ${result.ok ? "ok" : "fail"}`, "data-test-result": result.ok ? "ok" : "fail", role: "status" },
-        el("b", {}, result.ok ? "Test passed: " : "Test failed: "), result.message,
+      el("div", { class: `test-result ${result.ok === null ? "" : result.ok ? "ok" : "fail"}`, role: "status",
+        "data-test-result": result.ok === null ? "pending" : result.ok ? "ok" : "fail" },
+        el("b", {}, result.ok === null ? "Testing: " : result.ok ? "Test passed: " : "Test failed: "), result.message,
         result.status ? el("span", { class: "muted" }, ` (HTTP ${result.status})`) : null))));
   }
   return out;
@@ -82,8 +83,8 @@ async function refresh() {
 
 // ---- actions ------------------------------------------------------------------------
 async function runTest(item) {
-  results.set(item.id, { ok: null, message: "testing…" });
-  toast(`Testing ${item.name}…`);
+  results.set(item.id, { ok: null, message: "asking the destination…" });
+  render();
   try {
     results.set(item.id, await api("POST", `/api/logs/integrations/${item.id}/test`));
   } catch (exc) {
@@ -156,7 +157,8 @@ async function save(event) {
   problemBox.hidden = true;
   const local = missing(form, type, Boolean(editing));
   if (!form.elements.name.value.trim()) local.unshift({ field: "name", rule: "is required" });
-  if (local.length) { showProblems(form, local); return; }
+  showProblems(form, local);
+  if (local.length) return;
   const { config, credentials } = readFields(form, type);
   const body = { name: form.elements.name.value.trim(), config, filters: filters(), enabled: form.elements.enabled.checked };
   if (!editing) { body.integration_type = type; body.credentials = credentials; }
