@@ -63,13 +63,13 @@ function actions(job) {
 function rowFor(job) {
   return el("tr", { "data-job": job.id, "data-status": job.status, "aria-current": job.id === highlight ? "true" : null,
     class: job.id === highlight ? "highlight" : null },
-    el("td", {}, timeEl(job.created_at, { ms: false })),
+    el("td", { class: "hide-sm" }, timeEl(job.created_at, { ms: false })),
     el("td", {}, el("b", {}, job.export_format.toUpperCase())),
     el("td", { class: "hide-sm small" }, filtersText(job.request)),
     el("td", {}, el("span", { class: `status status-${job.status}` }, job.status),
       job.error ? el("div", { class: "err-text" }, job.error) : null),
     progressCell(job),
-    el("td", { class: "c-num" }, job.bytes ? fmtBytes(job.bytes) : ""),
+    el("td", { class: "c-num hide-sm" }, job.bytes ? fmtBytes(job.bytes) : ""),
     el("td", { class: "hide-sm" }, job.finished_at ? timeEl(job.finished_at, { ms: false }) : ""),
     el("td", {}, actions(job)));
 }
