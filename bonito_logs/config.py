@@ -134,6 +134,18 @@ class Settings:
     aggregator_cache_docs: int = field(default=50_000, metadata={"help": "written rollups kept in memory to save re-reading them"})
     stats_retention_days: int = field(default=400, metadata={"help": "rollups of months entirely older than this are deleted"})
 
+    # --- forwarding (integrations) ------------------------------------------------------
+    forward_prefix: str = field(default="bonito.fwd.", metadata={"help": "an integration's consumer group is <prefix><id>; its dead-letter and replay topics <prefix><id>.dlq and <prefix><id>.replay"})
+    forward_poll_s: float = field(default=2.0, metadata={"help": "how often workers look for created, changed and deleted integrations (s)"})
+    forward_status_s: float = field(default=2.0, metadata={"help": "how often forwarders report their state (and at once when their health changes) (s)"})
+    forward_batch_records: int = field(default=5_000, metadata={"help": "max records a forwarder reads from Kafka per batch"})
+    forward_batch_seconds: float = field(default=0.5, metadata={"help": "max wait before a forwarder delivers a partial batch (s)"})
+    forward_fetch_bytes: int = field(default=1_048_576, metadata={"help": "max bytes a forwarder fetches per partition at once (bounds its memory)"})
+    forward_retry_base_s: float = field(default=0.5, metadata={"help": "first retry delay of a failed delivery (s); doubles per attempt, with jitter"})
+    forward_retry_cap_s: float = field(default=30.0, metadata={"help": "longest retry delay of a failed delivery (s)"})
+    forward_breaker_threshold: int = field(default=5, metadata={"help": "consecutive failed deliveries that open an integration's circuit breaker"})
+    forward_breaker_cooldown_s: float = field(default=30.0, metadata={"help": "how long an open circuit breaker waits before one probe delivery (s)"})
+
     # ---------------------------------------------------------------------------------
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
