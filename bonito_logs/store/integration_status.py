@@ -1,0 +1,109 @@
+"""What forwarders report about themselves, in ``<meta_prefix>integration-status``.
+
+One document per (integration, worker), ``_id`` = ``<integration id>.<worker id>``,
+written by the worker's forwarding supervisor every ``forward_status_s`` and at once
+when a forwarder's health changes. The API reads them to show each integration's
+health; documents of workers that stopped reporting still count for the totals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from opensearchpy import AsyncOpenSearch
+from opensearchpy import exceptions as os_errors
+
+from bonito_logs.config import Settings
+
+log = logging.getLogger(__name__)
+
+HEALTH: tuple[str, ...] = ("ok", "failing", "circuit_open", "stopped")
+MAX_DOCS = 10_000
+
+_KEYWORD = {"type": "keyword"}
+_DATE = {"type": "date"}
+_LONG = {"type": "long"}
+MAPPING: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "integration_id": _KEYWORD, "org_id": _KEYWORD, "worker_id": _KEYWORD,
+        "revision": _LONG, "running": {"type": "boolean"}, "health": _KEYWORD,
+        "breaker": {"type": "object", "enabled": False},
+        "last_success_at": _DATE, "last_error_at": _DATE,
+        "last_error": {"type": "keyword", "index": False, "doc_values": False},
+        "records_forwarded": _LONG, "records_dead_lettered": _LONG, "records_replayed": _LONG,
+        "requests": _LONG, "retries": _LONG, "decode_errors": _LONG,
+        "partitions": {"type": "keyword"}, "started_at": _DATE, "updated_at": _DATE,
+    },
+}
+
+
+def status_id(integration_id: str, worker_id: str) -> str:
+    return f"{integration_id}.{worker_id}"
+
+
+class IntegrationStatusStore:
+    def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
+        self._client = client
+        self.index = f"{settings.meta_prefix}integration-status"
+        self._ready = False
+
+    async def ensure_index(self) -> None:
+        if self._ready:
+            return
+        try:
+            if not await self._client.indices.exists(index=self.index):
+                await self._client.indices.create(index=self.index, body={
+                    "settings": {"number_of_shards": 1, "number_of_replicas": 0,
+                                 "refresh_interval": "200ms"},
+                    "mappings": MAPPING})
+        except os_errors.RequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+        self._ready = True
+
+    async def write(self, docs: list[dict[str, Any]]) -> None:
+        """Index every document (one bulk request); raises on a transport failure."""
+        if not docs:
+            return
+        await self.ensure_index()
+        body: list[dict[str, Any]] = []
+        for doc in docs:
+            body.append({"index": {"_index": self.index,
+                                   "_id": status_id(doc["integration_id"], doc["worker_id"])}})
+            body.append(doc)
+        resp = await self._client.bulk(body=body)
+        if resp.get("errors"):
+            failed = [item for item in resp["items"] if item["index"].get("error")]
+            log.warning("%d integration status documents refused: %s", len(failed),
+                        failed[0]["index"]["error"] if failed else "")
+
+    async def get(self, integration_id: str, worker_id: str) -> dict[str, Any] | None:
+        try:
+            resp = await self._client.get(index=self.index, id=status_id(integration_id, worker_id),
+                                          ignore=[404])
+        except os_errors.NotFoundError:
+            return None
+        return resp["_source"] if resp.get("found") else None
+
+    async def for_integrations(self, integration_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """integration id → its status documents (one per worker that ever ran it)."""
+        out: dict[str, list[dict[str, Any]]] = {i: [] for i in integration_ids}
+        if not integration_ids:
+            return out
+        resp = await self._client.search(index=self.index, body={
+            "query": {"terms": {"integration_id": integration_ids}}, "size": MAX_DOCS},
+            ignore_unavailable=True)
+        for hit in resp["hits"]["hits"]:
+            source = hit["_source"]
+            out.setdefault(source["integration_id"], []).append(source)
+        return out
+
+    async def delete_for(self, integration_id: str) -> None:
+        """Forget an integration's status documents (it was deleted)."""
+        docs = await self.for_integrations([integration_id])
+        ids = [status_id(integration_id, d["worker_id"]) for d in docs.get(integration_id, [])]
+        if ids:
+            await self._client.bulk(body=[{"delete": {"_index": self.index, "_id": i}} for i in ids],
+                                    refresh="wait_for")
