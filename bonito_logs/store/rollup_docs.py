@@ -1,29 +1,39 @@
 """Rollup documents: their keys, ids, indices, and the ``Stats`` they hold.
 
-One document per ``(org, granularity, bucket, dim, part)``; its ``groups`` map a
-group key to the ``Stats`` of the records of that org and bucket with that key:
+Per org and bucket (a minute, an hour or a day) the records are counted in
+groups, one per value of each dimension ("dim"); a group key reads
+``"<dim>:<part>:<group>"``:
 
-=============  =======  ========================================  ====================
-dim            part     group key                                 records
-=============  =======  ========================================  ====================
-``total``      ""       ``""``                                    all
-``log_type``   ""       log type                                  all
-``event_type`` ""       event type                                all
-``severity``   ""       severity                                  all
-``cell``       log type ``"<event_type>|<severity>"``             that log type
-``model``      ""       model                                     gateway
-``provider``   ""       provider                                  gateway
-``model_cell`` ""       ``["<model>", "<provider>", "<severity>"]`` gateway
-=============  =======  ========================================  ====================
+=============  =======  ================================================  ==============
+dim            part     group                                             records
+=============  =======  ================================================  ==============
+``total``      ""       ``""``                                            all
+``log_type``   ""       log type                                          all
+``event_type`` ""       event type                                        all
+``severity``   ""       severity                                          all
+``cell``       log type ``"<event_type>|<severity>"``                     that log type
+``model``      ""       model                                             gateway
+``provider``   ""       provider                                          gateway
+``model_cell`` ""       ``["<model>", "<provider>", "<severity>"]`` (JSON)  gateway
+=============  =======  ================================================  ==============
 
 ``cell`` is the finest rollup, keyed by (org, log_type, event_type, severity,
-bucket); the other dims are the same records pre-merged per group-by dimension,
-so a dashboard query reads one small document per time bucket. Every document
-of an org is fed by the org's partition only (records are keyed by org id).
+bucket); the other dims are the same records pre-merged per group-by dimension.
 
-Ids are readable and deterministic: ``<org>.<g>.<bucket ms>.<dim>[.<part>]``.
+Two documents per org and bucket (``DocKey.kind``):
+
+* ``full``: every group with its histogram: what totals, merges and filtered
+  queries read. The only kind for minutes.
+* ``fig`` (hours and days): the view dims (all but ``cell``/``model_cell``) without
+  histograms but with their percentiles: a dashboard series reads one small
+  document per bucket. It is a projection of the ``full`` document, written with
+  it and carrying the same offsets, so a mismatch after a crash is detected and
+  re-projected.
+
+Every document of an org is fed by the org's partition only (records are keyed
+by org id). Ids are readable and deterministic: ``<org>.<g>.<bucket ms>.<kind>``.
 Documents live in monthly indices ``<meta_prefix>stats-<granularity>-YYYY.MM``
-(so retention deletes whole indices), all behind the alias ``<meta_prefix>stats``.
+(retention deletes whole indices), all behind the alias ``<meta_prefix>stats``.
 """
 
 from __future__ import annotations
@@ -42,10 +52,8 @@ GRANULARITIES: tuple[str, ...] = ("minute", "hour", "day")
 STEP_MS: dict[str, int] = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
 DIMS: tuple[str, ...] = ("total", "log_type", "event_type", "severity", "cell",
                          "model", "provider", "model_cell")
-GATEWAY_DIMS = frozenset({"model", "provider", "model_cell"})
-PACKED = "all"  # minute documents hold every dim, groups keyed "<dim>:<part>:<group>"
-# Dims only read to be merged (filtered queries), and packed minutes: no percentiles stored.
-PERCENTILES_MERGED_AT_READ = frozenset({"cell", "model_cell", PACKED})
+VIEW_DIMS = frozenset({"total", "log_type", "event_type", "severity", "model", "provider"})
+FULL, FIG = "full", "fig"  # document kinds, see the module docstring
 ERROR_SEVERITIES = frozenset({"error", "critical"})
 COST_SCALE = 10 ** 12  # costs are summed as integers of 1e-12: exact, order-independent
 MAX_NAME_CHARS = 256  # model / provider names longer than this are cut
@@ -89,16 +97,17 @@ class DocKey(NamedTuple):
     org: str
     granularity: str
     bucket: int  # ms since the epoch, a multiple of the granularity's step
-    dim: str
-    part: str = ""
+    kind: str = FULL
 
     @property
     def doc_id(self) -> str:
-        base = f"{self.org}.{_GRAN_LETTER[self.granularity]}.{self.bucket}.{self.dim}"
-        return f"{base}.{self.part}" if self.part else base
+        return f"{self.org}.{_GRAN_LETTER[self.granularity]}.{self.bucket}.{self.kind}"
 
     def index(self, settings: Settings) -> str:
         return stats_index(settings, self.granularity, self.bucket)
+
+    def fig(self) -> DocKey:
+        return DocKey(self.org, self.granularity, self.bucket, FIG)
 
 
 def stats_alias(settings: Settings) -> str:
@@ -215,12 +224,13 @@ class Stats:
     def cost(self) -> float:
         return self.c / COST_SCALE
 
-    def to_json(self, *, with_percentiles: bool = True) -> dict[str, Any]:
-        if self._flat is None:
-            self._flat = sketch.to_flat(self.h)
+    def to_json(self, *, with_percentiles: bool = True, with_histogram: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"n": self.n, "e": self.e, "c": self.c if self.c <= _I64 else str(self.c),
-                               "dn": self.dn, "ds": self.ds, "mn": self.mn, "mx": self.mx,
-                               "h": self._flat}
+                               "dn": self.dn, "ds": self.ds, "mn": self.mn, "mx": self.mx}
+        if with_histogram:
+            if self._flat is None:
+                self._flat = sketch.to_flat(self.h)
+            out["h"] = self._flat
         if with_percentiles:
             out["p"] = self.percentiles()
         if self.ti or self.to or self.tt:
@@ -293,28 +303,28 @@ def model_key(model: str, provider: str, severity: str) -> str:
     return orjson.dumps([model, provider, severity]).decode()
 
 
-def packed_group(dim: str, part: str, group: str) -> str:
+def group_key(dim: str, part: str, group: str) -> str:
     return f"{dim}:{part}:{group}"
 
 
-def unpack_group(key: str) -> tuple[str, str, str]:
-    """``(dim, part, group)`` of a packed minute document's group key."""
+def split_key(key: str) -> tuple[str, str, str]:
+    """``(dim, part, group)`` of a group key (dims and parts never hold a colon)."""
     dim, part, group = key.split(":", 2)
     return dim, part, group
 
 
-def targets(record: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """``(dim, part, group)`` of every rollup the record counts in (per granularity)."""
+def targets(record: dict[str, Any]) -> tuple[str, ...]:
+    """The group key of every group the record counts in (the same in every bucket)."""
     lt, et, sev = record["log_type"], record["event_type"], record["severity"]
-    out = [("total", "", ""), ("log_type", "", lt), ("event_type", "", et),
-           ("severity", "", sev), ("cell", lt, f"{et}|{sev}")]
+    out = ["total::", f"log_type::{lt}", f"event_type::{et}", f"severity::{sev}",
+           f"cell:{lt}:{et}|{sev}"]
     if lt == "gateway":
         meta = record.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
         model, provider = _name(meta.get("model")), _name(meta.get("provider"))
-        out += [("model", "", model), ("provider", "", provider),
-                ("model_cell", "", model_key(model, provider, sev))]
-    return out
+        out += [f"model::{model}", f"provider::{provider}",
+                f"model_cell::{model_key(model, provider, sev)}"]
+    return tuple(out)
 
 
 # -- documents --------------------------------------------------------------------------
@@ -337,25 +347,34 @@ class RollupDoc:
         """
         return offset > self.offsets.get(partition, -1)
 
-    def apply(self, partition: int, offset: int, group: str, contribution: Contribution) -> bool:
-        """Count the record in ``group`` unless already counted; True if it was applied."""
+    def apply(self, partition: int, offset: int, groups: tuple[str, ...],
+              contribution: Contribution) -> bool:
+        """Count the record in each of ``groups`` unless already counted; True if applied."""
         if offset <= self.offsets.get(partition, -1):
             return False
-        stats = self.groups.get(group)
-        if stats is None:
-            stats = self.groups[group] = Stats()
-        stats.add(contribution)
+        mine = self.groups
+        for group in groups:
+            stats = mine.get(group)
+            if stats is None:
+                stats = mine[group] = Stats()
+            stats.add(contribution)
         self.offsets[partition] = offset
         return True
 
     def to_source(self) -> dict[str, Any]:
         k = self.key
-        with_p = k.dim not in PERCENTILES_MERGED_AT_READ
+        full = k.kind == FULL
         return {
-            "org_id": k.org, "granularity": k.granularity, "bucket": k.bucket, "dim": k.dim,
-            "part": k.part, "offsets": {str(p): o for p, o in sorted(self.offsets.items())},
-            "groups": {g: s.to_json(with_percentiles=with_p) for g, s in self.groups.items()},
+            "org_id": k.org, "granularity": k.granularity, "bucket": k.bucket, "kind": k.kind,
+            "offsets": {str(p): o for p, o in sorted(self.offsets.items())},
+            "groups": {g: s.to_json(with_percentiles=not full, with_histogram=full)
+                       for g, s in self.groups.items()},
         }
+
+    def project(self, full: RollupDoc) -> None:
+        """Make this ``fig`` document the projection of ``full`` (sharing its Stats)."""
+        self.groups = {g: s for g, s in full.groups.items() if g.split(":", 1)[0] in VIEW_DIMS}
+        self.offsets = dict(full.offsets)
 
     @classmethod
     def from_source(cls, key: DocKey, source: dict[str, Any]) -> RollupDoc:

@@ -44,8 +44,7 @@ MAPPINGS: dict[str, Any] = {
         "org_id": _KEYWORD,
         "granularity": _KEYWORD,
         "bucket": {"type": "date", "format": "epoch_millis"},
-        "dim": _KEYWORD,
-        "part": _KEYWORD,
+        "kind": _KEYWORD,
         # Never searched: kept in _source only, so no mapping can ever grow from them.
         "offsets": {"type": "object", "enabled": False},
         "groups": {"type": "object", "enabled": False},

@@ -12,7 +12,6 @@ Every request carries the org's term filter and ``routing=org``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,14 +26,15 @@ from bonito_logs.errors import Unavailable
 from bonito_logs.schemas import LOG_TYPES
 from bonito_logs.store.rollup_docs import (
     COST_SCALE,
-    PACKED,
+    FIG,
+    FULL,
     STEP_MS,
     Stats,
     ceil_ms,
     floor_ms,
     indices_between,
     iso_ms,
-    unpack_group,
+    split_key,
 )
 from bonito_logs.store.stats_request import StatsRequest
 
@@ -48,8 +48,9 @@ class Plan:
     """Which documents to read and how their stored groups map to output groups."""
 
     dim: str
-    parts: tuple[str, ...]
+    parts: tuple[str, ...]  # log types, for the cell dim
     select: Select
+    direct: bool = False  # each output group is one stored group: stored percentiles serve
 
 
 def _identity(part: str, group: str) -> str:
@@ -63,7 +64,7 @@ def plan(req: StatsRequest) -> Plan | None:
         if lts and "gateway" not in lts:
             return None
         if not sevs:
-            return Plan(d, ("",), _identity)
+            return Plan(d, ("",), _identity, direct=True)
         index = 0 if d == "model" else 1
         wanted = frozenset(sevs)
 
@@ -74,7 +75,7 @@ def plan(req: StatsRequest) -> Plan | None:
         return Plan("model_cell", ("",), model_select)
     one_dim = {"log_type": lts, "severity": sevs}
     if not lts and not sevs:
-        return Plan(d or "total", ("",), _identity)
+        return Plan(d or "total", ("",), _identity, direct=True)
     if d in (None, "log_type", "severity"):
         filtered = [name for name, values in one_dim.items() if values]
         if len(filtered) == 1 and d in (None, filtered[0]):
@@ -82,7 +83,8 @@ def plan(req: StatsRequest) -> Plan | None:
             allowed = frozenset(one_dim[dim])
             if d is None:
                 return Plan(dim, ("",), lambda part, group: "" if group in allowed else None)
-            return Plan(dim, ("",), lambda part, group: group if group in allowed else None)
+            return Plan(dim, ("",), lambda part, group: group if group in allowed else None,
+                        direct=True)
     lt_ok = lts or LOG_TYPES
     sev_ok = frozenset(sevs) if sevs else None
 
@@ -113,17 +115,11 @@ def cover(start: int, end: int, granularity: str) -> Ranges:
 
 def _groups(doc: dict[str, Any], dim: str,
             parts: tuple[str, ...] = ("",)) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """``(part, group, stats)`` of the document's groups of ``dim`` in ``parts`` (a packed
-    minute document holds every dim and part; other documents were searched by both)."""
-    if doc["dim"] != PACKED:
-        part = doc["part"]
-        for group, data in doc["groups"].items():
-            yield part, group, data
-        return
+    """``(part, group, stats)`` of the document's groups of ``dim`` and ``parts``."""
     prefix = f"{dim}:"
     for key, data in doc["groups"].items():
         if key.startswith(prefix):
-            _, part, group = unpack_group(key)
+            _, part, group = split_key(key)
             if part in parts:
                 yield part, group, data
 
@@ -162,25 +158,21 @@ class StatsReader:
         self.client = client
         self.settings = settings
 
-    async def fetch(self, org: str, dim: str, parts: tuple[str, ...],
-                    wanted: list[tuple[str, list[tuple[int, int]]]]) -> list[list[dict[str, Any]]]:
-        """The documents of each ``(granularity, ranges)``: one msearch for all of them."""
+    async def fetch(self, org: str,
+                    wanted: list[tuple[str, str, list[tuple[int, int]]]]) -> list[list[dict[str, Any]]]:
+        """The documents of each ``(kind, granularity, ranges)``: one msearch for all."""
         lines: list[bytes] = []
-        for granularity, ranges in wanted:
+        for kind, granularity, ranges in wanted:
             indices = sorted({name for a, b in ranges
                               for name in indices_between(self.settings, granularity, a, b)})
-            size = sum(b - a for a, b in ranges) // STEP_MS[granularity] * len(parts)
+            size = sum(b - a for a, b in ranges) // STEP_MS[granularity]
             lines.append(orjson.dumps({"index": ",".join(indices), "routing": org,
                                        "ignore_unavailable": True, "allow_no_indices": True}))
-            packed = granularity == "minute"  # one document per minute holds every dim
-            if packed:
-                size //= len(parts)
             lines.append(orjson.dumps({
                 "size": max(size, 1), "track_total_hits": False,
                 "query": {"bool": {"filter": [
                     {"term": {"org_id": org}}, {"term": {"granularity": granularity}},
-                    {"term": {"dim": PACKED if packed else dim}},
-                    {"terms": {"part": [""] if packed else list(parts)}},
+                    {"term": {"kind": kind}},
                     {"bool": {"should": [{"range": {"bucket": {"gte": a, "lt": b}}} for a, b in ranges],
                               "minimum_should_match": 1}},
                 ]}},
@@ -218,25 +210,29 @@ class StatsReader:
         if the_plan is not None:
             tiles = cover(req.start_ms, req.end_ms, req.interval)
             edges = tiles.pop(req.interval, [])
-            wanted = [(req.interval, [(req.start_ms, req.end_ms)]), *tiles.items()]
-            found = await self.fetch(org, the_plan.dim, the_plan.parts, wanted)
-            select = the_plan.select
-            dim = the_plan.dim
+            # Points from the small fig documents when no merging is needed; totals
+            # always from full documents (histograms), the coarsest that tile the range.
+            kind = FIG if the_plan.direct and req.interval != "minute" else FULL
+            wanted = [(kind, req.interval, [(req.start_ms, req.end_ms)])]
+            wanted += [(FULL, g, r) for g, r in tiles.items()]
+            if kind == FIG and edges:
+                wanted.append((FULL, req.interval, edges))
+            found = await self.fetch(org, wanted)
+            select, dim, parts = the_plan.select, the_plan.dim, the_plan.parts
             for doc in found[0]:
                 bucket = doc["bucket"]
-                in_edges = any(a <= bucket < b for a, b in edges)
-                for part, group, data in _groups(doc, dim, the_plan.parts):
+                in_edges = kind == FULL and any(a <= bucket < b for a, b in edges)
+                for part, group, data in _groups(doc, dim, parts):
                     out = select(part, group)
                     if out is None:
                         continue
                     row = points.setdefault(out, {})
-                    held = row.get(bucket)
-                    row[bucket] = _merged(held, data)
+                    row[bucket] = _merged(row.get(bucket), data)
                     if in_edges:
                         _merge_into(totals, out, data)
             for docs in found[1:]:
                 for doc in docs:
-                    for part, group, data in _groups(doc, dim, the_plan.parts):
+                    for part, group, data in _groups(doc, dim, parts):
                         out = select(part, group)
                         if out is not None:
                             _merge_into(totals, out, data)
@@ -277,19 +273,22 @@ class StatsReader:
         for tiling in tiles.values():
             for granularity, parts in tiling.items():
                 wanted.setdefault(granularity, []).extend(parts)
-        requests = [(g, _union(r)) for g, r in sorted(wanted.items())]
+        requests = [(FULL, g, _union(r)) for g, r in sorted(wanted.items())]
+        found = await self.fetch(org, requests)
+        docs = [(granularity, doc) for (_, granularity, _), batch in zip(requests, found, strict=True)
+                for doc in batch]
         by_dim: dict[str, dict[str, Stats]] = {}
-        answers = await asyncio.gather(*(self.fetch(org, dim, ("",), requests) for dim in SUMMARY_DIMS))
-        for dim, found in zip(SUMMARY_DIMS, answers, strict=True):
-            docs = [(granularity, doc) for (granularity, _), batch in zip(requests, found, strict=True)
-                    for doc in batch]
-            for name, tiling in tiles.items():
-                acc = by_dim.setdefault(f"{dim}@{name}", {})
-                for granularity, doc in docs:
-                    spans = tiling.get(granularity, ())
-                    if any(a <= doc["bucket"] < b for a, b in spans):
-                        for _, group, data in _groups(doc, dim):
-                            _merge_into(acc, group, data)
+        for name, tiling in tiles.items():
+            accs = {dim: by_dim.setdefault(f"{dim}@{name}", {}) for dim in SUMMARY_DIMS}
+            for granularity, doc in docs:
+                spans = tiling.get(granularity, ())
+                if not any(a <= doc["bucket"] < b for a, b in spans):
+                    continue
+                for key, data in doc["groups"].items():
+                    dim, _, group = split_key(key)
+                    acc = accs.get(dim)
+                    if acc is not None:
+                        _merge_into(acc, group, data)
         windows = {}
         for name, _ in WINDOWS:
             current = by_dim[f"total@{name}"].get("") or Stats()

@@ -53,6 +53,11 @@ from bonito_logs.streams.status import WorkerStatus
 log = logging.getLogger(__name__)
 
 APPLY_SLICE = 1_000  # records applied between two yields to the event loop
+# While catching up (full batches), documents are written this seldom (or at
+# aggregator_max_dirty_docs): a backlog in random time order touches every hour
+# and day document in every batch, and writing them once per batch would be
+# most of the work.
+CATCH_UP_FLUSH_S = 30.0
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -105,6 +110,7 @@ class AggregatorAgent:
         self._consumer: AIOKafkaConsumer | None = None
         self._consumed: dict[TopicPartition, int] = {}  # next offset, not yet committed
         self._last_flush = time.monotonic()
+        self._behind = False  # the last fetch was a full batch: a backlog is being read
 
     # -- lifecycle ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -206,6 +212,7 @@ class AggregatorAgent:
                                                max_records=s.aggregator_batch_records - len(records))
             for batch in got.values():
                 records.extend(batch)
+        self._behind = len(records) >= s.aggregator_batch_records
         return records
 
     async def _apply(self, records: list[Any]) -> None:
@@ -244,7 +251,8 @@ class AggregatorAgent:
     def _flush_due(self) -> bool:
         if not self._consumed and not self.buffer.dirty_count:
             return False
-        return time.monotonic() - self._last_flush >= self.settings.aggregator_flush_seconds
+        every = CATCH_UP_FLUSH_S if self._behind else self.settings.aggregator_flush_seconds
+        return time.monotonic() - self._last_flush >= every
 
     async def _flush_and_commit(self, *, retry: bool = True) -> None:
         """Write every changed rollup, then commit what was consumed. On a conflict,

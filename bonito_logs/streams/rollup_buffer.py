@@ -1,8 +1,10 @@
 """``RollupBuffer``: the aggregator's rollup documents in memory, between reads and writes.
 
-Records are applied to documents held here (read once, then kept): a document
-changed since its last write is *dirty*; ``flush`` writes every dirty document
-conditionally on the version it was read or last written at. Written documents
+Records are applied to the ``full`` document of their minute, hour and day held
+here (read once, then kept, with the ``fig`` document of hours and days); a
+document changed since its last write is *dirty*; ``flush`` writes every dirty
+document (and its re-projected ``fig``) conditionally on the version it was read
+or last written at. Written documents
 stay cached (LRU) with that version, so the hot ones (the current minute, hour
 and day) are not re-read for every batch. A stale cache entry is harmless: its
 conditional write fails with a conflict, and the caller rewinds.
@@ -19,15 +21,12 @@ from typing import Any
 
 from bonito_logs.config import Settings
 from bonito_logs.store.rollup_docs import (
-    GRANULARITIES,
-    PACKED,
+    FULL,
     STEP_MS,
     Contribution,
     DocKey,
     RollupDoc,
-    Stats,
     contribution,
-    packed_group,
     targets,
     to_ms,
 )
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Item = tuple[int, int, dict[str, Any]]  # (partition, offset, decoded record)
 DAY_MS = STEP_MS["day"]
+HOUR_MS = STEP_MS["hour"]
 MINUTE_MS = STEP_MS["minute"]
 
 
@@ -48,14 +48,30 @@ class FlushOutcome:
     rejected: int = 0  # refused for good (a bug): dropped, logged
 
 
+class _Slot:
+    """The documents of one org and bucket: ``full`` and, for hours and days, its ``fig``."""
+
+    __slots__ = ("full", "fig")
+
+    def __init__(self, full: Loaded, fig: Loaded | None) -> None:
+        self.full = full
+        self.fig = fig
+
+    def entries(self) -> list[Loaded]:
+        if self.fig is None:
+            return [self.full]
+        self.fig.doc.project(self.full.doc)
+        return [self.full, self.fig]
+
+
 class RollupBuffer:
     def __init__(self, store: RollupStore, settings: Settings,
                  counters: Counter[str] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.counters: Counter[str] = counters if counters is not None else Counter()
-        self._clean: OrderedDict[DocKey, Loaded] = OrderedDict()
-        self._dirty: dict[DocKey, Loaded] = {}
+        self._clean: OrderedDict[tuple, _Slot] = OrderedDict()
+        self._dirty: dict[tuple, _Slot] = {}
 
     @property
     def dirty_count(self) -> int:
@@ -70,10 +86,9 @@ class RollupBuffer:
         """Count the records in their rollups; returns how many records were new to
         at least one document. ``items`` must be in offset order per partition."""
         now = now or datetime.now(UTC)
-        plan: list[tuple[int, int, Contribution, list[tuple[tuple, tuple[str, ...]]]]] = []
+        plan: list[tuple[int, int, Contribution, tuple[str, ...], list[tuple]]] = []
         wanted: set[tuple] = set()
         expired_days: dict[int, bool] = {}
-        steps = [(g, STEP_MS[g]) for g in GRANULARITIES if g != "minute"]
         for partition, offset, record in items:
             ts = to_ms(record["timestamp"])
             day = ts - ts % DAY_MS
@@ -84,37 +99,25 @@ class RollupBuffer:
                 self.counters["records_past_retention"] += 1
                 continue
             org = record["org_id"]
-            dims = targets(record)
             # Plain tuples: equal to (and hashed like) the DocKey they stand for, cheaper to build.
-            keyed = [((org, g, ts - ts % step, dim, part), (group,))
-                     for g, step in steps for dim, part, group in dims]
-            keyed.append(((org, "minute", ts - ts % MINUTE_MS, PACKED, ""),
-                          tuple([packed_group(dim, part, group) for dim, part, group in dims])))
-            wanted.update([k for k, _ in keyed])
-            plan.append((partition, offset, contribution(record), keyed))
+            keys = [(org, "minute", ts - ts % MINUTE_MS, FULL), (org, "hour", ts - ts % HOUR_MS, FULL),
+                    (org, "day", day, FULL)]
+            wanted.update(keys)
+            plan.append((partition, offset, contribution(record), targets(record), keys))
         await self._load_missing(wanted)
         applied = 0
         dirty, clean = self._dirty, self._clean
-        for partition, offset, contrib, keyed in plan:
+        for partition, offset, contrib, groups, keys in plan:
             new = False
-            for key, groups in keyed:
-                entry = dirty.get(key)
-                if entry is None:
-                    entry = clean[key]
-                    if offset <= entry.doc.offsets.get(partition, -1):
+            for key in keys:
+                slot = dirty.get(key)
+                if slot is None:
+                    slot = clean[key]
+                    if offset <= slot.full.doc.offsets.get(partition, -1):
                         continue
                     del clean[key]
-                    dirty[key] = entry
-                doc = entry.doc
-                if offset <= doc.offsets.get(partition, -1):
-                    continue
-                for group in groups:
-                    stats = doc.groups.get(group)
-                    if stats is None:
-                        stats = doc.groups[group] = Stats()
-                    stats.add(contrib)
-                doc.offsets[partition] = offset
-                new = True
+                    dirty[key] = slot
+                new |= slot.full.doc.apply(partition, offset, groups, contrib)
             if new:
                 applied += 1
             else:
@@ -123,19 +126,24 @@ class RollupBuffer:
         return applied
 
     async def _load_missing(self, wanted: set[tuple]) -> None:
-        missing = [DocKey._make(k) for k in wanted if k not in self._dirty and k not in self._clean]
-        if not missing:
-            for key in wanted:
-                if key in self._clean:
-                    self._clean.move_to_end(key)
-            return
-        loaded = await self.store.load(missing)
-        self.counters["documents_read"] += len(missing)
+        clean = self._clean
+        missing = [DocKey._make(k) for k in wanted if k not in self._dirty and k not in clean]
         for key in wanted:
-            if key in self._clean:
-                self._clean.move_to_end(key)
-        for key, entry in loaded.items():
-            self._clean[key] = entry
+            if key in clean:
+                clean.move_to_end(key)
+        if not missing:
+            return
+        figs = [k.fig() for k in missing if k.granularity != "minute"]
+        loaded = await self.store.load(missing + figs)
+        self.counters["documents_read"] += len(missing) + len(figs)
+        for key in missing:
+            full = loaded[key]
+            fig = loaded[key.fig()] if key.granularity != "minute" else None
+            slot = _Slot(full, fig)
+            if fig is not None and fig.doc.offsets != full.doc.offsets:
+                self._dirty[key] = slot  # a crash between the two writes: re-project
+            else:
+                clean[key] = slot
 
     def _trim(self) -> None:
         limit = max(self.settings.aggregator_cache_docs, 0)
@@ -147,26 +155,38 @@ class RollupBuffer:
         cannot be asked (the documents stay dirty, at the version they had)."""
         if not self._dirty:
             return FlushOutcome()
-        entries = list(self._dirty.values())
-        results = await self.store.write(entries)
+        slots = list(self._dirty.items())
+        entries: list[Loaded] = []
+        for _, slot in slots:
+            entries.extend(slot.entries())
+        results = iter(await self.store.write(entries))
         written = retry = rejected = 0
         conflict = False
-        for entry, result in zip(entries, results, strict=True):
-            key = entry.doc.key
-            if result.outcome == "stored":
-                entry.seq_no, entry.primary_term = result.seq_no, result.primary_term
+        for key, slot in slots:
+            done, refused = True, False
+            for entry in (slot.full, slot.fig):
+                if entry is None:
+                    continue
+                result = next(results)
+                if result.outcome == "stored":
+                    entry.seq_no, entry.primary_term = result.seq_no, result.primary_term
+                    written += 1
+                    continue
+                done = False
+                if result.outcome == "retry":
+                    retry += 1
+                elif result.outcome == "conflict":
+                    conflict = True
+                else:
+                    rejected += 1
+                    refused = True
+                    log.error("rollup %s refused by OpenSearch, its records are not counted: %s",
+                              entry.doc.key.doc_id, result.reason)
+            if done:
                 del self._dirty[key]
-                self._clean[key] = entry
-                written += 1
-            elif result.outcome == "retry":
-                retry += 1
-            elif result.outcome == "conflict":
-                conflict = True
-            else:
-                rejected += 1
-                del self._dirty[key]
-                log.error("rollup %s refused by OpenSearch, its records are not counted: %s",
-                          key.doc_id, result.reason)
+                self._clean[key] = slot
+            elif refused:
+                del self._dirty[key]  # a bug, not a state: dropped, never retried forever
         self.counters["documents_written"] += written
         self.counters["documents_rejected"] += rejected
         if conflict:
@@ -175,6 +195,6 @@ class RollupBuffer:
         return FlushOutcome(written=written, retry=retry, conflict=conflict, rejected=rejected)
 
     def peek(self, key: DocKey) -> RollupDoc | None:
-        """The document as held here (tests)."""
-        entry = self._dirty.get(key) or self._clean.get(key)
-        return entry.doc if entry else None
+        """The full document as held here (tests)."""
+        slot = self._dirty.get(key) or self._clean.get(key)
+        return slot.full.doc if slot else None
