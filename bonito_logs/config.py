@@ -130,8 +130,8 @@ class Settings:
     aggregator_batch_records: int = field(default=5_000, metadata={"help": "max records the aggregator applies per batch"})
     aggregator_batch_seconds: float = field(default=0.5, metadata={"help": "max wait before the aggregator applies a partial batch"})
     aggregator_flush_seconds: float = field(default=1.0, metadata={"help": "how often changed rollups are written (and offsets committed)"})
-    aggregator_max_dirty_docs: int = field(default=50_000, metadata={"help": "changed rollups held in memory before an early write"})
-    aggregator_cache_docs: int = field(default=50_000, metadata={"help": "written rollups kept in memory to save re-reading them"})
+    aggregator_max_dirty_docs: int = field(default=100_000, metadata={"help": "changed rollups held in memory before an early write"})
+    aggregator_cache_docs: int = field(default=100_000, metadata={"help": "written rollups kept in memory to save re-reading them"})
     stats_retention_days: int = field(default=400, metadata={"help": "rollups of months entirely older than this are deleted"})
 
     # --- forwarding (integrations) ------------------------------------------------------
