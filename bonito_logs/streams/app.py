@@ -20,6 +20,7 @@ from bonito_logs.config import Settings, get_settings
 from bonito_logs.store import ensure_templates, make_client
 from bonito_logs.streams.aggregator import AggregatorAgent
 from bonito_logs.streams.exporter import ExporterAgent
+from bonito_logs.streams.forwarding import ForwardingSupervisor
 from bonito_logs.streams.housekeeping import retention_loop
 from bonito_logs.streams.indexer import IndexerAgent
 from bonito_logs.streams.status import WorkerStatus, heartbeat_loop
@@ -52,13 +53,15 @@ class WorkerRuntime:
         self.indexer = IndexerAgent(settings, status=self.status)
         self.aggregator = AggregatorAgent(settings, status=self.status)
         self.exporter = ExporterAgent(settings, status=self.status)
+        self.forwarding = ForwardingSupervisor(settings, status=self.status)
         self._tasks: list[asyncio.Task] = []
         self._chores: list[asyncio.Task] = []
         self._client = None
 
     def components(self) -> dict[str, Any]:
         """name -> component, each with ``async run()`` and ``stop()``."""
-        return {"indexer": self.indexer, "aggregator": self.aggregator, "exporter": self.exporter}
+        return {"indexer": self.indexer, "aggregator": self.aggregator, "exporter": self.exporter,
+                "forwarding": self.forwarding}
 
     async def start(self) -> None:
         await _retry_forever(lambda: prepare(self.settings), "preparing topics and templates")
