@@ -16,7 +16,16 @@ from bonito_logs.api.errors import (
     UnexpectedErrorMiddleware,
 )
 from bonito_logs.api.metrics import RequestMetricsMiddleware
-from bonito_logs.api.routes import docs, exports, health, histogram, keys, logs, stats
+from bonito_logs.api.routes import (
+    docs,
+    exports,
+    health,
+    histogram,
+    integrations,
+    keys,
+    logs,
+    stats,
+)
 from bonito_logs.api.services import Services
 from bonito_logs.api.web import web_routes
 from bonito_logs.config import Settings, get_settings
@@ -26,7 +35,9 @@ def api_routes() -> list[BaseRoute]:
     """Every route, in matching order. A new resource adds its module's ROUTES here."""
     # stats before logs: /api/logs/{record_id} would otherwise take /api/logs/stats
     # exports before logs: /api/logs/{record_id} would otherwise take /api/logs/export
-    return [*health.ROUTES, *docs.ROUTES, *exports.ROUTES, *histogram.ROUTES, *stats.ROUTES, *logs.ROUTES,
+    # integrations before logs: /api/logs/{record_id} would otherwise take /api/logs/integrations
+    return [*health.ROUTES, *docs.ROUTES, *exports.ROUTES, *histogram.ROUTES, *stats.ROUTES,
+            *integrations.ROUTES, *logs.ROUTES,
             *keys.ROUTES, *web_routes()]
 
 
