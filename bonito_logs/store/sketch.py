@@ -19,11 +19,13 @@ list ``[bucket, count, bucket, count, ...]`` in documents: compact JSON, fast to
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Sequence
 
 ALPHA = 0.015  # relative error bound of every percentile (the API promises 2 %)
 GAMMA = (1 + ALPHA) / (1 - ALPHA)
 _LOG_GAMMA = math.log(GAMMA)
+_LOG_SCALE = math.log(2.0 / (GAMMA + 1.0))
 ZERO_BUCKET = -1_000_000  # below every positive double's bucket (about -24,000)
 PERCENTILES: tuple[float, ...] = (50.0, 95.0, 99.0)
 
@@ -41,7 +43,10 @@ def representative(bucket: int) -> float:
     """The value a bucket stands for (within ``ALPHA`` of every value in it)."""
     if bucket == ZERO_BUCKET:
         return 0.0
-    return 2.0 * GAMMA ** bucket / (GAMMA + 1.0)
+    try:  # in log space: the top bucket's edge is past the largest double
+        return math.exp(bucket * _LOG_GAMMA + _LOG_SCALE)
+    except OverflowError:
+        return sys.float_info.max
 
 
 def add(hist: Histogram, value: float, count: int = 1) -> None:
