@@ -93,7 +93,5 @@ def test_viewer_sees_no_export_or_integration_controls_and_the_api_refuses_them(
     with ui.api("viewer") as client:
         assert client.post("/api/logs/export", json={"export_format": "csv"}).status_code == 403
         assert client.get("/api/logs/export").status_code == 403
-        paths = client.get("/api/openapi.json").json()["paths"]
-        if "/api/logs/integrations" in paths:
-            assert client.get("/api/logs/integrations").status_code == 403
-            assert client.post("/api/logs/integrations", json={"type": "webhook"}).status_code == 403
+        assert client.get("/api/logs/integrations").status_code == 403
+        assert client.post("/api/logs/integrations", json={"name": "x"}).status_code == 403

@@ -5,8 +5,6 @@ dead letters, delete it."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.integration.ui_support import (  # noqa: F401 - fixtures
     PHONE,
     browser,
@@ -18,13 +16,6 @@ from tests.peers.fixtures import splunk_peer  # noqa: F401
 from tests.peers.splunk import DEFAULT_TOKEN
 
 WRONG_TOKEN = "99999999-8888-4777-8666-555555555555"
-
-
-@pytest.fixture(autouse=True)
-def _integrations_api(ui):
-    with ui.api("admin") as client:
-        if "/api/logs/integrations" not in client.get("/api/openapi.json").json()["paths"]:
-            pytest.xfail("integrations API not landed")
 
 
 def _edit_token(page, row, token: str) -> None:
