@@ -245,6 +245,27 @@ async def test_cancel_before_start_and_expiry(api):
     assert (await client.get(f"/api/logs/export/{job['id']}/download", headers=headers)).status_code == 409
 
 
+async def test_two_workers_share_the_jobs_and_never_run_one_twice(api):
+    _, client, keys, records, s = api
+    one = s.replace(worker_id=s.worker_id + "-1", exports_concurrency=2, exports_per_org=1)
+    two = s.replace(worker_id=s.worker_id + "-2", exports_concurrency=2, exports_per_org=1)
+    async with running_exporter(one), running_exporter(two):
+        started = []
+        for i in range(6):
+            token = keys["member"] if i % 2 else keys["other"]
+            response = await client.post("/api/logs/export", headers=bearer(token),
+                                         json={"export_format": "ndjson"})
+            started.append((response.json()["id"], token))
+        jobs = [await wait_for_job(client, bearer(token), job_id, {"completed", "failed"}, 120)
+                for job_id, token in started]
+    assert [job["status"] for job in jobs] == ["completed"] * 6
+    assert [job["attempts"] for job in jobs] == [1] * 6  # claimed once each
+    for job, (_, token) in zip(jobs, started, strict=True):
+        org = ORG_A if token == keys["member"] else ORG_B
+        assert job["rows_written"] == len(_of_org(records, org))
+    assert len(list(s.exports_path.rglob("*.ndjson"))) == 6
+
+
 def _app_client(api):
     return api[0].state.services.opensearch
 

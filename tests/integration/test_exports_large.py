@@ -243,3 +243,20 @@ async def _until(client, key, job_id, predicate, timeout=60.0) -> dict:
         assert job["status"] in ("queued", "running"), job
         assert time.monotonic() < deadline, f"timed out: {job}"
         await asyncio.sleep(0.05)
+
+
+async def test_a_stopping_worker_hands_its_job_back(dataset):
+    settings, key, want = dataset
+    slow = settings.replace(exports_page_size=500)
+    async with api(slow) as client:
+        async with running_exporter(slow):
+            job_id = await _start(client, key, {"filters": FILTERS, "export_format": "ndjson"})
+            await _until(client, key, job_id, lambda j: j["status"] == "running" and j["rows_written"] > 0)
+        handed_back = (await client.get(f"/api/logs/export/{job_id}", headers=bearer(key))).json()
+        assert handed_back["status"] == "queued" and handed_back["attempts"] == 0, handed_back
+        _no_partial_files(settings)
+        async with running_exporter(settings):  # its request was not committed: read again
+            job = await wait_for_job(client, bearer(key), job_id, {"completed", "failed"}, 180)
+        assert job["status"] == "completed" and job["attempts"] == 1, job
+        data = await _download(client, key, job_id)
+    assert [json.loads(line) for line in data.splitlines()] == want

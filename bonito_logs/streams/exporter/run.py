@@ -90,8 +90,9 @@ class ExportRun:
             return await self._end("cancelled", None)
         except _Stopping:
             await _stop(heartbeat)
-            with contextlib.suppress(Exception):
-                await self.lease.save(status="queued", started_at=None)
+            with contextlib.suppress(Exception):  # handed back; a clean stop is not a failed attempt
+                await self.lease.save(status="queued", started_at=None, rows_written=0,
+                                      attempts=max(0, job.attempts - 1))
             return Outcome.STOPPED
         except LeaseLost as exc:
             log.warning("export %s: lease lost (%s); leaving it to its new owner", self.job_id, exc)
