@@ -18,6 +18,7 @@ _SUBSYSTEMS = (
     "bonito_logs.api.cli",
     "bonito_logs.streams.cli",
     "bonito_logs.demo",
+    "bonito_logs.secrets_cli",
 )
 
 
