@@ -24,9 +24,9 @@ Two documents per org and bucket (``DocKey.kind``):
 
 * ``full``: every group with its histogram: what totals, merges and filtered
   queries read. The only kind for minutes.
-* ``fig`` (hours and days): the view dims (all but ``cell``/``model_cell``) without
-  histograms but with their percentiles: a dashboard series reads one small
-  document per bucket. It is a projection of the ``full`` document, written with
+* ``fig`` (hours and days): the view dims (all but ``cell``/``model_cell``) with
+  their percentiles, and without histograms for hours: a dashboard series reads
+  one small document per bucket, its totals ~30 day figs. It is a projection of the ``full`` document, written with
   it and carrying the same offsets, so a mismatch after a crash is detected and
   re-projected.
 
@@ -364,10 +364,12 @@ class RollupDoc:
     def to_source(self) -> dict[str, Any]:
         k = self.key
         full = k.kind == FULL
+        # Day figs keep their histograms: the totals of a long period merge ~30 of them.
+        hists = full or k.granularity == "day"
         return {
             "org_id": k.org, "granularity": k.granularity, "bucket": k.bucket, "kind": k.kind,
             "offsets": {str(p): o for p, o in sorted(self.offsets.items())},
-            "groups": {g: s.to_json(with_percentiles=not full, with_histogram=full)
+            "groups": {g: s.to_json(with_percentiles=not full, with_histogram=hists)
                        for g, s in self.groups.items()},
         }
 

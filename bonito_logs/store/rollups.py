@@ -181,6 +181,9 @@ class RollupStore:
         for item in resp["items"]:
             (answer,) = item.values()
             status = int(answer.get("status", 0))
+            if status in (200, 201):
+                results.append(WriteResult("stored", answer.get("_seq_no"), answer.get("_primary_term")))
+                continue
             if status == 409:
                 results.append(WriteResult("conflict", reason="version conflict"))
                 continue

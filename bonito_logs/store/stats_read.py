@@ -29,6 +29,7 @@ from bonito_logs.store.rollup_docs import (
     FIG,
     FULL,
     STEP_MS,
+    VIEW_DIMS,
     Stats,
     ceil_ms,
     floor_ms,
@@ -213,15 +214,17 @@ class StatsReader:
             # Points from the small fig documents when no merging is needed; totals
             # always from full documents (histograms), the coarsest that tile the range.
             kind = FIG if the_plan.direct and req.interval != "minute" else FULL
+            views = the_plan.dim in VIEW_DIMS  # day figs hold their histograms
             wanted = [(kind, req.interval, [(req.start_ms, req.end_ms)])]
-            wanted += [(FULL, g, r) for g, r in tiles.items()]
-            if kind == FIG and edges:
+            wanted += [(FIG if g == "day" and views else FULL, g, r) for g, r in tiles.items()]
+            with_hists = kind == FULL or req.interval == "day"
+            if not with_hists and edges:
                 wanted.append((FULL, req.interval, edges))
             found = await self.fetch(org, wanted)
             select, dim, parts = the_plan.select, the_plan.dim, the_plan.parts
             for doc in found[0]:
                 bucket = doc["bucket"]
-                in_edges = kind == FULL and any(a <= bucket < b for a, b in edges)
+                in_edges = with_hists and any(a <= bucket < b for a, b in edges)
                 for part, group, data in _groups(doc, dim, parts):
                     out = select(part, group)
                     if out is None:

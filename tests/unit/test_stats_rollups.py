@@ -160,8 +160,10 @@ async def test_a_crash_between_writes_replays_exactly():
         assert store.count(granularity, "log_type::gateway") == 40
     fig = store.docs[day.fig()][0]
     assert fig["offsets"] == store.docs[day][0]["offsets"] == {"0": 159}
-    assert fig["groups"]["total::"]["n"] == 60 and "h" not in fig["groups"]["total::"]
+    assert fig["groups"]["total::"]["n"] == 60 and fig["groups"]["total::"]["p"][0] is not None
     assert "cell:agent:request|info" not in fig["groups"]
+    hour_fig = store.docs[DocKey(ORG, "hour", floor_ms(to_ms(noon), "hour")).fig()][0]
+    assert "h" not in hour_fig["groups"]["total::"] and "h" in fig["groups"]["total::"]
 
 
 async def test_a_document_changed_by_another_writer_is_a_conflict():
