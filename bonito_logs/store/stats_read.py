@@ -134,6 +134,26 @@ def _merge_into(acc: dict[str, Stats], key: str, data: dict[str, Any]) -> None:
     acc[key] = _merged(acc.get(key), data)
 
 
+def _as_stats(held: Stats | dict[str, Any]) -> Stats:
+    return Stats.from_json(held, with_histogram=False) if isinstance(held, dict) else held
+
+
+def _raw_point(data: dict[str, Any], tokens: bool) -> dict[str, Any]:
+    """``point`` of a stored group, without building a Stats (percentiles stored or derived)."""
+    n, dn = data["n"], data["dn"]
+    pct = data.get("p")
+    if pct is None:
+        return point(Stats.from_json(data, with_histogram=False), tokens=tokens)
+    out = {"count": n, "errors": data["e"], "error_rate": data["e"] / n if n else 0.0,
+           "cost": int(data["c"]) / COST_SCALE,
+           "duration_ms": {"avg": data["ds"] / dn if dn else None,
+                           "p50": pct[0], "p95": pct[1], "p99": pct[2]}}
+    if tokens:
+        out["tokens"] = {"input": data.get("ti", 0), "output": data.get("to", 0),
+                         "total": data.get("tt", 0)}
+    return out
+
+
 def point(stats: Stats | None, *, tokens: bool) -> dict[str, Any]:
     """The public figures of a Stats (zeros for an empty bucket)."""
     if stats is None or stats.n == 0:
@@ -230,7 +250,9 @@ class StatsReader:
                     if out is None:
                         continue
                     row = points.setdefault(out, {})
-                    row[bucket] = _merged(row.get(bucket), data)
+                    held = row.get(bucket)
+                    # One stored group per point (the usual case) stays its raw dict.
+                    row[bucket] = data if held is None else _merged(_as_stats(held), data)
                     if in_edges:
                         _merge_into(totals, out, data)
             for docs in found[1:]:
@@ -244,13 +266,22 @@ class StatsReader:
             overall.merge(stats)
         order = sorted(points, key=lambda g: (-(totals[g].n if g in totals else 0), g))
         iso = [iso_ms(ts) for ts in stamps]
+        zero = point(None, tokens=tokens)  # shared by every empty bucket (read-only)
         series = []
         for group in order:
             row = points[group]
+            figures = []
+            for i, ts in enumerate(stamps):
+                held = row.get(ts)
+                if held is None:
+                    figures.append({"timestamp": iso[i], **zero})
+                elif isinstance(held, dict):
+                    figures.append({"timestamp": iso[i], **_raw_point(held, tokens)})
+                else:
+                    figures.append({"timestamp": iso[i], **point(held, tokens=tokens)})
             series.append({
                 "group": group if req.group_by else None,
-                "points": [{"timestamp": iso[i], **point(row.get(ts), tokens=tokens)}
-                           for i, ts in enumerate(stamps)],
+                "points": figures,
                 "totals": point(totals.get(group), tokens=tokens),
             })
         return {
