@@ -13,6 +13,7 @@ rather than by a template, so test and benchmark prefixes leave nothing behind.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -33,8 +34,9 @@ from bonito_logs.store.rollup_docs import DocKey, RollupDoc, from_ms, stats_alia
 
 log = logging.getLogger(__name__)
 
-MGET_CHUNK = 2_000
-BULK_CHUNK = 2_000
+MGET_CHUNK = 1_000
+BULK_CHUNK = 1_000
+YIELD_EVERY = 100  # documents parsed or encoded between two yields to the event loop
 MAX_RESULT_WINDOW = 200_000  # a 7-day minute series of every cell part stays one request
 
 _KEYWORD = {"type": "keyword"}
@@ -135,7 +137,9 @@ class RollupStore:
                 if isinstance(exc.status_code, int) and (exc.status_code == 429 or exc.status_code >= 500):
                     raise BulkUnavailable(f"mget failed with {exc.status_code}") from exc
                 raise
-            for key, found in zip(chunk, resp["docs"], strict=True):
+            for i, (key, found) in enumerate(zip(chunk, resp["docs"], strict=True)):
+                if i % YIELD_EVERY == YIELD_EVERY - 1:
+                    await asyncio.sleep(0)  # parsing big documents: let heartbeats through
                 if found.get("found"):
                     out[key] = Loaded(RollupDoc.from_source(key, found["_source"]),
                                       found["_seq_no"], found["_primary_term"])
@@ -156,7 +160,9 @@ class RollupStore:
     async def _bulk(self, entries: Sequence[Loaded]) -> list[WriteResult]:
         s = self.settings
         parts: list[bytes] = []
-        for entry in entries:
+        for i, entry in enumerate(entries):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
             key = entry.doc.key
             meta: dict[str, Any] = {"_index": key.index(s), "_id": key.doc_id, "routing": key.org}
             if entry.seq_no is None:

@@ -124,8 +124,11 @@ class AggregatorAgent:
             max_poll_records=s.aggregator_batch_records,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=3_000,
+            # Applying and writing a backlog is CPU work between awaits; on a busy
+            # machine a short session would expire in it and every rebalance drops
+            # what is held in memory (it is replayed, exactly, but redone).
+            session_timeout_ms=45_000,
+            heartbeat_interval_ms=5_000,
             max_poll_interval_ms=600_000,
         )
         self._consumer.subscribe([s.logs_topic], listener=_Rebalance(self))

@@ -12,6 +12,7 @@ conditional write fails with a conflict, and the caller rewinds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
@@ -157,7 +158,9 @@ class RollupBuffer:
             return FlushOutcome()
         slots = list(self._dirty.items())
         entries: list[Loaded] = []
-        for _, slot in slots:
+        for i, (_, slot) in enumerate(slots):
+            if i % 1000 == 999:
+                await asyncio.sleep(0)
             entries.extend(slot.entries())
         results = iter(await self.store.write(entries))
         written = retry = rejected = 0
