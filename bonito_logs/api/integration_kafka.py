@@ -33,6 +33,7 @@ from bonito_logs.store.integrations import Integration
 log = logging.getLogger(__name__)
 
 MAX_REPLAY = 100_000  # dead letters one replay request copies; call again for more
+REPLAY_PAGE = 2_000
 PREVIEW_CHARS = 200
 
 
@@ -243,28 +244,37 @@ class ForwardingKafka:
             return {"replayed": copied, "remaining": max(end - stop, 0)}
 
     async def _copy(self, iid: str, dlq: TopicPartition, start: int, stop: int) -> int:
+        """Copy [start, stop) of the dead-letter topic, a page at a time: each page is
+        acknowledged by Kafka before the replay mark moves past it (so memory stays small
+        and a failure midway loses nothing; it may copy the last page twice)."""
         if start >= stop:
             return 0
         producer = await self._started_producer()
         target = ft.replay_topic(self.settings, iid)
-        group = ft.replayed_group(self.settings, iid)
-        records = await self._read(dlq, start, stop)
-        futures = []
-        for rec in records:
-            headers = list(rec.headers or ()) + [(ft.REPLAY_OF, str(rec.offset).encode())]
-            futures.append(await producer.send(target, value=rec.value, key=rec.key, headers=headers))
-        await asyncio.gather(*futures)
-        if records:  # every copy acknowledged: move the replay mark past them
-            committer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
-                                         group_id=group, enable_auto_commit=False,
-                                         client_id="bonito-logs-api-replay")
-            await committer.start()
-            try:
-                committer.assign([dlq])
-                await committer.commit({dlq: records[-1].offset + 1})
-            finally:
-                await committer.stop()
-        return len(records)
+        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                  group_id=ft.replayed_group(self.settings, iid),
+                                  enable_auto_commit=False, client_id="bonito-logs-api-replay")
+        copied = 0
+        await reader.start()
+        try:
+            reader.assign([dlq])
+            reader.seek(dlq, start)
+            idle_until = time.monotonic() + max(10.0, self._timeout * 5)
+            while await reader.position(dlq) < stop and time.monotonic() < idle_until:
+                got = await reader.getmany(dlq, timeout_ms=500, max_records=REPLAY_PAGE)
+                page = [r for r in got.get(dlq, []) if r.offset < stop]
+                if not page:
+                    continue
+                futures = [await producer.send(target, value=r.value, key=r.key,
+                                               headers=[*(r.headers or ()), (ft.REPLAY_OF, str(r.offset).encode())])
+                           for r in page]
+                await asyncio.gather(*futures)
+                await reader.commit({dlq: page[-1].offset + 1})
+                copied += len(page)
+                idle_until = time.monotonic() + max(10.0, self._timeout * 5)
+        finally:
+            await reader.stop()
+        return copied
 
     async def _started_producer(self) -> AIOKafkaProducer:
         async with self._lock:
