@@ -188,3 +188,20 @@ def test_kafka_names_and_dead_letter_headers_agree_with_the_indexers():
     assert (forward_topics.REASON, forward_topics.SOURCE_TOPIC, forward_topics.SOURCE_PARTITION,
             forward_topics.SOURCE_OFFSET, forward_topics.WORKER, forward_topics.FAILED_AT) == (
         dlq.REASON, dlq.TOPIC, dlq.PARTITION, dlq.OFFSET, dlq.WORKER, dlq.FAILED_AT)
+
+
+async def test_new_filters_keep_the_connector_and_breaker_new_credentials_replace_them():
+    s = SETTINGS.replace(allow_private_destinations=True)
+    integ = integration()
+    state = ForwarderState(integ.integration_id, ORG, "w", 1)
+    fwd = Forwarder(s, integ, {"secret": "s" * 20}, worker_id="w", state=state)
+    first = fwd.destination
+    first.breaker.record_failure()
+    fwd.reconfigure(integration(revision=2, filters={}), {"secret": "s" * 20})
+    await fwd._apply_pending()
+    assert fwd.destination is first and first.breaker.failures == 1
+    assert state.revision == 2 and fwd.filter.matches(record(severity="info"))
+    fwd.reconfigure(integration(revision=3, filters={}), {"secret": "t" * 20})
+    await fwd._apply_pending()
+    assert fwd.destination is not first and fwd.destination.breaker.failures == 0
+    assert state.revision == 3

@@ -46,6 +46,7 @@ class ForwarderControls:
         self._paused = False
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq = IntegrationDeadLetters(settings, integration.integration_id, worker_id)
+        self._settings_in_use: tuple[Any, ...] | None = None
         self._install(integration, credentials, problem)
 
     # -- configuration -------------------------------------------------------------------
@@ -57,11 +58,18 @@ class ForwarderControls:
 
     def _install(self, integration: Integration, credentials: dict[str, Any] | None,
                  problem: str | None) -> None:
-        if self.destination is not None:
-            self._retired.append(self.destination.connector)
+        same_destination = (self.destination is not None and problem is None
+                            and (integration.integration_type, integration.config, credentials)
+                            == self._settings_in_use)
         self.integration = integration
         self.filter = RecordFilter.from_body(integration.filters)
         self.state.revision = integration.revision
+        if same_destination:  # a new name or filters: keep the connector and the breaker's memory
+            self.state.announce()
+            return
+        self._settings_in_use = (integration.integration_type, integration.config, credentials)
+        if self.destination is not None:
+            self._retired.append(self.destination.connector)
         self.destination = None
         self._problem = problem
         if problem is None and credentials is not None:

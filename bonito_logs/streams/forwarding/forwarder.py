@@ -154,6 +154,7 @@ class Forwarder(ForwarderControls):
                             self.integration.integration_id, exc, delay)
                 await self._close_consumer()
                 await self._dlq.stop()
+                await self._apply_pending()
                 await self._wait_for_wake(delay)
                 delay = min(delay * 2, 10.0)
         return False
