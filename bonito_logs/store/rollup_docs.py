@@ -20,15 +20,17 @@ dim            part     group                                             record
 ``cell`` is the finest rollup, keyed by (org, log_type, event_type, severity,
 bucket); the other dims are the same records pre-merged per group-by dimension.
 
-Two documents per org and bucket (``DocKey.kind``):
+Documents (``DocKey.kind``):
 
-* ``full``: every group with its histogram: what totals, merges and filtered
-  queries read. The only kind for minutes.
-* ``fig`` (hours and days): the view dims (all but ``cell``/``model_cell``) with
-  their percentiles, and without histograms for hours: a dashboard series reads
-  one small document per bucket, its totals ~30 day figs. It is a projection of the ``full`` document, written with
-  it and carrying the same offsets, so a mismatch after a crash is detected and
-  re-projected.
+* ``full``, one per org and minute, hour and day: every group with its histogram.
+  Records are applied to these; totals, merges and filtered queries read them.
+* ``view.<dim>``, one per org, day and view dim (all but ``cell``/``model_cell``):
+  the dim's groups of the day (histograms and percentiles), plus each hour's
+  groups (percentiles, no histograms). A 30-day hourly series grouped by that
+  dim reads 30 such documents. They are projections of the ``full`` documents of
+  the day and its hours, written with them, recording the offsets they were
+  projected at (``offsets``, ``hour_offsets``), so a view behind its ``full``
+  document after a crash is noticed on load and projected again.
 
 Every document of an org is fed by the org's partition only (records are keyed
 by org id). Ids are readable and deterministic: ``<org>.<g>.<bucket ms>.<kind>``.
@@ -52,8 +54,14 @@ GRANULARITIES: tuple[str, ...] = ("minute", "hour", "day")
 STEP_MS: dict[str, int] = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
 DIMS: tuple[str, ...] = ("total", "log_type", "event_type", "severity", "cell",
                          "model", "provider", "model_cell")
-VIEW_DIMS = frozenset({"total", "log_type", "event_type", "severity", "model", "provider"})
-FULL, FIG = "full", "fig"  # document kinds, see the module docstring
+VIEW_ORDER: tuple[str, ...] = ("total", "log_type", "event_type", "severity", "model", "provider")
+VIEW_DIMS = frozenset(VIEW_ORDER)
+FULL = "full"  # document kinds, see the module docstring; and view_kind(dim)
+VIEW_PREFIX = "view."
+
+
+def view_kind(dim: str) -> str:
+    return VIEW_PREFIX + dim
 ERROR_SEVERITIES = frozenset({"error", "critical"})
 COST_SCALE = 10 ** 12  # costs are summed as integers of 1e-12: exact, order-independent
 MAX_NAME_CHARS = 256  # model / provider names longer than this are cut
@@ -106,8 +114,9 @@ class DocKey(NamedTuple):
     def index(self, settings: Settings) -> str:
         return stats_index(settings, self.granularity, self.bucket)
 
-    def fig(self) -> DocKey:
-        return DocKey(self.org, self.granularity, self.bucket, FIG)
+    def views(self) -> list[DocKey]:
+        """The view documents of a day."""
+        return [DocKey(self.org, "day", self.bucket, view_kind(d)) for d in VIEW_ORDER]
 
 
 def stats_alias(settings: Settings) -> str:
@@ -329,15 +338,18 @@ def targets(record: dict[str, Any]) -> tuple[str, ...]:
 
 # -- documents --------------------------------------------------------------------------
 class RollupDoc:
-    """A rollup document in memory: its groups and the last offset applied per partition."""
+    """A rollup document in memory: its groups and the last offset applied per partition
+    (and, for a view, the hours' figures and the offsets they were projected at)."""
 
-    __slots__ = ("key", "groups", "offsets")
+    __slots__ = ("key", "groups", "offsets", "hours", "hour_offsets")
 
     def __init__(self, key: DocKey, groups: dict[str, Stats] | None = None,
                  offsets: dict[int, int] | None = None) -> None:
         self.key = key
         self.groups: dict[str, Stats] = groups if groups is not None else {}
         self.offsets: dict[int, int] = offsets if offsets is not None else {}
+        self.hours: dict[str, dict[str, Any]] = {}  # hour ms -> group -> figures (JSON-ready)
+        self.hour_offsets: dict[str, dict[str, int]] = {}
 
     def applies(self, partition: int, offset: int) -> bool:
         """Whether a record at (partition, offset) is not in this document yet.
@@ -361,25 +373,50 @@ class RollupDoc:
         self.offsets[partition] = offset
         return True
 
+    @property
+    def view_dim(self) -> str | None:
+        kind = self.key.kind
+        return kind[len(VIEW_PREFIX):] if kind.startswith(VIEW_PREFIX) else None
+
     def to_source(self) -> dict[str, Any]:
         k = self.key
-        full = k.kind == FULL
-        # Day figs keep their histograms: the totals of a long period merge ~30 of them.
-        hists = full or k.granularity == "day"
-        return {
+        view = self.view_dim is not None
+        out = {
             "org_id": k.org, "granularity": k.granularity, "bucket": k.bucket, "kind": k.kind,
             "offsets": {str(p): o for p, o in sorted(self.offsets.items())},
-            "groups": {g: s.to_json(with_percentiles=not full, with_histogram=hists)
-                       for g, s in self.groups.items()},
+            "groups": {g: s.to_json(with_percentiles=view) for g, s in self.groups.items()},
         }
+        if view:
+            out["hours"] = self.hours
+            out["hour_offsets"] = self.hour_offsets
+        return out
 
-    def project(self, full: RollupDoc) -> None:
-        """Make this ``fig`` document the projection of ``full`` (sharing its Stats)."""
-        self.groups = {g: s for g, s in full.groups.items() if g.split(":", 1)[0] in VIEW_DIMS}
+    def project_day(self, full: RollupDoc) -> None:
+        """Make this view's day part the projection of the day's ``full`` document."""
+        prefix = f"{self.view_dim}::"
+        cut = len(prefix)
+        self.groups = {g[cut:]: s for g, s in full.groups.items() if g.startswith(prefix)}
         self.offsets = dict(full.offsets)
+
+    def project_hour(self, full: RollupDoc) -> None:
+        """Set this view's figures of the hour of ``full`` (an hour document of its day)."""
+        prefix = f"{self.view_dim}::"
+        cut = len(prefix)
+        hour = str(full.key.bucket)
+        self.hours[hour] = {g[cut:]: s.to_json(with_histogram=False)
+                            for g, s in full.groups.items() if g.startswith(prefix)}
+        self.hour_offsets[hour] = {str(p): o for p, o in sorted(full.offsets.items())}
+
+    def hour_current(self, full: RollupDoc) -> bool:
+        """Whether this view holds the hour of ``full`` as it is now."""
+        held = self.hour_offsets.get(str(full.key.bucket), {})
+        return held == {str(p): o for p, o in full.offsets.items()}
 
     @classmethod
     def from_source(cls, key: DocKey, source: dict[str, Any]) -> RollupDoc:
         groups = {g: Stats.from_json(s) for g, s in (source.get("groups") or {}).items()}
         offsets = {int(p): int(o) for p, o in (source.get("offsets") or {}).items()}
-        return cls(key, groups, offsets)
+        doc = cls(key, groups, offsets)
+        doc.hours = source.get("hours") or {}
+        doc.hour_offsets = source.get("hour_offsets") or {}
+        return doc

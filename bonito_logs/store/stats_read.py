@@ -26,16 +26,15 @@ from bonito_logs.errors import Unavailable
 from bonito_logs.schemas import LOG_TYPES
 from bonito_logs.store.rollup_docs import (
     COST_SCALE,
-    FIG,
     FULL,
     STEP_MS,
-    VIEW_DIMS,
     Stats,
     ceil_ms,
     floor_ms,
     indices_between,
     iso_ms,
     split_key,
+    view_kind,
 )
 from bonito_logs.store.stats_request import StatsRequest
 
@@ -220,6 +219,74 @@ class StatsReader:
             out.append([hit["_source"] for hit in answer.get("hits", {}).get("hits", [])])
         return out
 
+    async def _from_full(self, org: str, req: StatsRequest, the_plan: Plan,
+                         points: dict[str, dict[int, Any]], totals: dict[str, Stats]) -> None:
+        """Points from the full documents of the interval; totals from the coarsest
+        full documents that tile the range."""
+        tiles = cover(req.start_ms, req.end_ms, req.interval)
+        edges = tiles.pop(req.interval, [])
+        wanted = [(FULL, req.interval, [(req.start_ms, req.end_ms)])]
+        wanted += [(FULL, g, r) for g, r in tiles.items()]
+        found = await self.fetch(org, wanted)
+        select, dim, parts = the_plan.select, the_plan.dim, the_plan.parts
+        for doc in found[0]:
+            bucket = doc["bucket"]
+            in_edges = any(a <= bucket < b for a, b in edges)
+            for part, group, data in _groups(doc, dim, parts):
+                out = select(part, group)
+                if out is None:
+                    continue
+                row = points.setdefault(out, {})
+                held = row.get(bucket)
+                # One stored group per point (the usual case) stays its raw dict.
+                row[bucket] = data if held is None else _merged(_as_stats(held), data)
+                if in_edges:
+                    _merge_into(totals, out, data)
+        for docs in found[1:]:
+            for doc in docs:
+                for part, group, data in _groups(doc, dim, parts):
+                    out = select(part, group)
+                    if out is not None:
+                        _merge_into(totals, out, data)
+
+    async def _from_views(self, org: str, req: StatsRequest, the_plan: Plan,
+                          points: dict[str, dict[int, Any]], totals: dict[str, Stats]) -> None:
+        """Hours and days of a view dim from its day views (one document per day); the
+        totals of whole days from their histograms, of partial days from hour documents."""
+        a, b = req.start_ms, req.end_ms
+        tiles = cover(a, b, req.interval)
+        whole_days = tiles.get("day", [])
+        edges = tiles.get("hour", [])
+        wanted = [(view_kind(the_plan.dim), "day", [(floor_ms(a, "day"), ceil_ms(b, "day"))])]
+        if edges:
+            wanted.append((FULL, "hour", edges))
+        found = await self.fetch(org, wanted)
+        select = the_plan.select
+        by_day = req.interval == "day"
+        for doc in found[0]:
+            day = doc["bucket"]
+            if not by_day:
+                for hour, groups in doc["hours"].items():
+                    ms = int(hour)
+                    if a <= ms < b:
+                        for group, data in groups.items():
+                            out = select("", group)
+                            if out is not None:
+                                points.setdefault(out, {})[ms] = data
+            if any(x <= day < y for x, y in whole_days):
+                for group, data in doc["groups"].items():
+                    out = select("", group)
+                    if out is not None:
+                        if by_day:
+                            points.setdefault(out, {})[day] = data
+                        _merge_into(totals, out, data)
+        for docs in found[1:]:
+            for doc in docs:
+                for part, group, data in _groups(doc, the_plan.dim):
+                    out = select(part, group)
+                    if out is not None:
+                        _merge_into(totals, out, data)
+
     async def series(self, org: str, req: StatsRequest) -> dict[str, Any]:
         """A time series per group, every bucket present, plus totals per group and overall."""
         step = STEP_MS[req.interval]
@@ -229,38 +296,10 @@ class StatsReader:
         points: dict[str, dict[int, Stats]] = {}
         totals: dict[str, Stats] = {}
         if the_plan is not None:
-            tiles = cover(req.start_ms, req.end_ms, req.interval)
-            edges = tiles.pop(req.interval, [])
-            # Points from the small fig documents when no merging is needed; totals
-            # always from full documents (histograms), the coarsest that tile the range.
-            kind = FIG if the_plan.direct and req.interval != "minute" else FULL
-            views = the_plan.dim in VIEW_DIMS  # day figs hold their histograms
-            wanted = [(kind, req.interval, [(req.start_ms, req.end_ms)])]
-            wanted += [(FIG if g == "day" and views else FULL, g, r) for g, r in tiles.items()]
-            with_hists = kind == FULL or req.interval == "day"
-            if not with_hists and edges:
-                wanted.append((FULL, req.interval, edges))
-            found = await self.fetch(org, wanted)
-            select, dim, parts = the_plan.select, the_plan.dim, the_plan.parts
-            for doc in found[0]:
-                bucket = doc["bucket"]
-                in_edges = with_hists and any(a <= bucket < b for a, b in edges)
-                for part, group, data in _groups(doc, dim, parts):
-                    out = select(part, group)
-                    if out is None:
-                        continue
-                    row = points.setdefault(out, {})
-                    held = row.get(bucket)
-                    # One stored group per point (the usual case) stays its raw dict.
-                    row[bucket] = data if held is None else _merged(_as_stats(held), data)
-                    if in_edges:
-                        _merge_into(totals, out, data)
-            for docs in found[1:]:
-                for doc in docs:
-                    for part, group, data in _groups(doc, dim, parts):
-                        out = select(part, group)
-                        if out is not None:
-                            _merge_into(totals, out, data)
+            if the_plan.direct and req.interval != "minute":
+                await self._from_views(org, req, the_plan, points, totals)
+            else:
+                await self._from_full(org, req, the_plan, points, totals)
         overall = Stats()
         for stats in totals.values():
             overall.merge(stats)

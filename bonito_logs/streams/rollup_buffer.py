@@ -1,10 +1,10 @@
 """``RollupBuffer``: the aggregator's rollup documents in memory, between reads and writes.
 
 Records are applied to the ``full`` document of their minute, hour and day held
-here (read once, then kept, with the ``fig`` document of hours and days); a
-document changed since its last write is *dirty*; ``flush`` writes every dirty
-document (and its re-projected ``fig``) conditionally on the version it was read
-or last written at. Written documents
+here (read once, then kept; a day with its view documents); a document changed
+since its last write is *dirty*; ``flush`` projects dirty hours and days into the
+day's views and writes every dirty document and those views, each conditionally
+on the version it was read or last written at. Written documents
 stay cached (LRU) with that version, so the hot ones (the current minute, hour
 and day) are not re-read for every batch. A stale cache entry is harmless: its
 conditional write fails with a conflict, and the caller rewinds.
@@ -50,19 +50,24 @@ class FlushOutcome:
 
 
 class _Slot:
-    """The documents of one org and bucket: ``full`` and, for hours and days, its ``fig``."""
+    """The ``full`` document of one org and bucket and, for a day, its view documents."""
 
-    __slots__ = ("full", "fig")
+    __slots__ = ("full", "views")
 
-    def __init__(self, full: Loaded, fig: Loaded | None) -> None:
+    def __init__(self, full: Loaded, views: list[Loaded] | None) -> None:
         self.full = full
-        self.fig = fig
+        self.views = views
 
     def entries(self) -> list[Loaded]:
-        if self.fig is None:
+        if not self.views:
             return [self.full]
-        self.fig.doc.project(self.full.doc)
-        return [self.full, self.fig]
+        for view in self.views:
+            view.doc.project_day(self.full.doc)
+        return [self.full, *self.views]
+
+    def current(self) -> bool:
+        """Whether every view holds the day as it is (false after a crash between writes)."""
+        return all(v.doc.offsets == self.full.doc.offsets for v in self.views or ())
 
 
 class RollupBuffer:
@@ -132,19 +137,26 @@ class RollupBuffer:
         for key in wanted:
             if key in clean:
                 clean.move_to_end(key)
-        if not missing:
-            return
-        figs = [k.fig() for k in missing if k.granularity != "minute"]
-        loaded = await self.store.load(missing + figs)
-        self.counters["documents_read"] += len(missing) + len(figs)
-        for key in missing:
+        if missing:
+            await self._load(missing)
+
+    async def _load(self, keys: list[DocKey]) -> None:
+        """Read the ``full`` documents (and the views of days); mark dirty what a crash left
+        half-projected. An hour is checked against its day, which is loaded with it."""
+        views = [v for k in keys if k.granularity == "day" for v in k.views()]
+        loaded = await self.store.load(keys + views)
+        self.counters["documents_read"] += len(keys) + len(views)
+        for key in sorted(keys, key=lambda k: k.granularity != "day"):  # days first
             full = loaded[key]
-            fig = loaded[key.fig()] if key.granularity != "minute" else None
-            slot = _Slot(full, fig)
-            if fig is not None and fig.doc.offsets != full.doc.offsets:
-                self._dirty[key] = slot  # a crash between the two writes: re-project
-            else:
-                clean[key] = slot
+            slot = _Slot(full, [loaded[v] for v in key.views()] if key.granularity == "day" else None)
+            stale = not slot.current()
+            if key.granularity == "hour":
+                day = self._slot((key.org, "day", key.bucket - key.bucket % DAY_MS, FULL))
+                stale = day is not None and not all(v.doc.hour_current(full.doc) for v in day.views)
+            (self._dirty if stale else self._clean)[key] = slot
+
+    def _slot(self, key: tuple) -> _Slot | None:
+        return self._dirty.get(key) or self._clean.get(key)
 
     def _trim(self) -> None:
         limit = max(self.settings.aggregator_cache_docs, 0)
@@ -156,6 +168,20 @@ class RollupBuffer:
         cannot be asked (the documents stay dirty, at the version they had)."""
         if not self._dirty:
             return FlushOutcome()
+        # Hours go into their day's views: the day is written with them.
+        hours = [(k, slot) for k, slot in self._dirty.items() if k[1] == "hour"]
+        for i, (key, slot) in enumerate(hours):
+            if i % 1000 == 999:
+                await asyncio.sleep(0)
+            day_key = (key[0], "day", key[2] - key[2] % DAY_MS, FULL)
+            day = self._slot(day_key)
+            if day is None:  # written and evicted meanwhile: read it again
+                await self._load([DocKey._make(day_key)])
+                day = self._slot(day_key)
+            if day_key not in self._dirty:
+                self._dirty[day_key] = self._clean.pop(day_key)
+            for view in day.views or ():
+                view.doc.project_hour(slot.full.doc)
         slots = list(self._dirty.items())
         entries: list[Loaded] = []
         for i, (_, slot) in enumerate(slots):
@@ -167,9 +193,7 @@ class RollupBuffer:
         conflict = False
         for key, slot in slots:
             done, refused = True, False
-            for entry in (slot.full, slot.fig):
-                if entry is None:
-                    continue
+            for entry in (slot.full, *(slot.views or ())):
                 result = next(results)
                 if result.outcome == "stored":
                     entry.seq_no, entry.primary_term = result.seq_no, result.primary_term
