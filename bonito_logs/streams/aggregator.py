@@ -73,8 +73,9 @@ class _Rebalance(ConsumerRebalanceListener):
         try:
             await asyncio.wait_for(agent._lock.acquire(), timeout=agent.revoke_wait_s)
         except TimeoutError:
+            # The batch in flight keeps the buffer (its writes are conditional, its
+            # commit is refused after the rebalance): the new owner replays exactly.
             log.warning("aggregator batch still in flight at rebalance; the new owner replays it")
-            agent.buffer.reset()
             return
         try:
             await asyncio.wait_for(agent._flush_and_commit(retry=False), timeout=agent.revoke_wait_s)
@@ -140,10 +141,16 @@ class AggregatorAgent:
             while not self._stopping.is_set():
                 records = await self._fetch()
                 async with self._lock:
-                    if records:
-                        await self._apply(records)
-                    if self._flush_due():
-                        await self._flush_and_commit()
+                    try:
+                        if records:
+                            await self._apply(records)
+                        if self._flush_due():
+                            await self._flush_and_commit()
+                    except Stopping:
+                        raise
+                    except Exception:  # never die: drop what is held, replay from the commit
+                        log.exception("aggregator batch failed; rewinding to the last commit")
+                        await self._recover()
         except Stopping:
             pass
         finally:
@@ -294,6 +301,16 @@ class AggregatorAgent:
         for tp, offset in offsets.items():
             if self._consumed.get(tp) == offset:
                 del self._consumed[tp]
+
+    async def _recover(self) -> None:
+        self.counters["failures"] += 1
+        try:
+            await self._rewind()
+        except Exception as exc:  # noqa: BLE001 - Kafka away: the next fetch will tell
+            log.warning("aggregator could not rewind (%s)", exc)
+            self.buffer.reset()
+            self._consumed.clear()
+        await self._sleep_or_stop(Backoff(initial=1.0).next_delay())
 
     async def _rewind(self) -> None:
         """Drop what is held and go back to the last commit of every assigned partition."""
