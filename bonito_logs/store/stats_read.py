@@ -1,11 +1,14 @@
 """``StatsReader``: statistics of one org from the rollups (never from the raw logs).
 
-A series reads the documents of its interval's granularity, one per time bucket
-(and per log type for the ``cell`` dim); its totals read the coarsest documents
+Which groups answer depends on the group-by and the filters (``plan``): a view
+dim when the filters are on the grouped dimension itself (``direct``: one stored
+group per point), else the finest ``cell`` (or ``model_cell``) groups, merged.
+
+A direct hourly or daily series reads the dim's day views: one document per day
+holding every hour's figures and the day's histograms. Anything else reads the
+``full`` documents of its interval. Totals always merge the coarsest histograms
 that tile the range exactly (whole days, then hours, then minutes at the edges),
-so a 30-day period merges ~30 day histograms, not 720 hour ones. Which dim is
-read depends on the group-by and the filters (``plan``): a pre-merged dim when
-the filters are on the grouped dimension itself, the ``cell`` dim otherwise.
+so a 30-day period merges ~30 day histograms, not 720 hour ones.
 
 Every request carries the org's term filter and ``routing=org``.
 """
