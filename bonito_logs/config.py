@@ -136,7 +136,7 @@ class Settings:
 
     # --- forwarding (integrations) ------------------------------------------------------
     forward_prefix: str = field(default="bonito.fwd.", metadata={"help": "an integration's consumer group is <prefix><id>; its dead-letter and replay topics <prefix><id>.dlq and <prefix><id>.replay"})
-    forward_poll_s: float = field(default=2.0, metadata={"help": "how often workers look for created, changed and deleted integrations (s)"})
+    forward_poll_s: float = field(default=1.0, metadata={"help": "how often workers look for created, changed and deleted integrations (s)"})
     forward_status_s: float = field(default=2.0, metadata={"help": "how often forwarders report their state (and at once when their health changes) (s)"})
     forward_batch_records: int = field(default=5_000, metadata={"help": "max records a forwarder reads from Kafka per batch"})
     forward_batch_seconds: float = field(default=0.5, metadata={"help": "max wait before a forwarder delivers a partial batch (s)"})

@@ -9,6 +9,7 @@ health; documents of workers that stopped reporting still count for the totals.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
@@ -41,6 +42,14 @@ MAPPING: dict[str, Any] = {
 
 def status_id(integration_id: str, worker_id: str) -> str:
     return f"{integration_id}.{worker_id}"
+
+
+def _time(value: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class IntegrationStatusStore:
@@ -88,22 +97,35 @@ class IntegrationStatusStore:
         return resp["_source"] if resp.get("found") else None
 
     async def for_integrations(self, integration_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """integration id → its status documents (one per worker that ever ran it)."""
+        """integration id → its status documents (one per worker that ever ran it).
+
+        A status index that cannot be searched right now (just created by a worker, its
+        shard still starting) reads as no reports: the integration then shows "pending"."""
         out: dict[str, list[dict[str, Any]]] = {i: [] for i in integration_ids}
         if not integration_ids:
             return out
-        resp = await self._client.search(index=self.index, body={
-            "query": {"terms": {"integration_id": integration_ids}}, "size": MAX_DOCS},
-            ignore_unavailable=True)
+        try:
+            resp = await self._client.search(index=self.index, body={
+                "query": {"terms": {"integration_id": integration_ids}}, "size": MAX_DOCS},
+                ignore_unavailable=True)
+        except os_errors.TransportError as exc:
+            if isinstance(exc, os_errors.ConnectionError) or exc.status_code not in (429, 503):
+                raise
+            log.warning("integration status unavailable for now: %s", exc.error)
+            return out
         for hit in resp["hits"]["hits"]:
             source = hit["_source"]
             out.setdefault(source["integration_id"], []).append(source)
         return out
 
-    async def delete_for(self, integration_id: str) -> None:
-        """Forget an integration's status documents (it was deleted)."""
+    async def delete_for(self, integration_id: str, *, silent_for_s: float = 0.0) -> None:
+        """Forget a deleted integration's status documents; with ``silent_for_s``, only those
+        of workers that have not reported for that long (live workers delete their own once
+        their forwarder stopped, which is how one sees that they did)."""
         docs = await self.for_integrations([integration_id])
-        ids = [status_id(integration_id, d["worker_id"]) for d in docs.get(integration_id, [])]
+        cutoff = datetime.now(UTC) - timedelta(seconds=silent_for_s)
+        ids = [status_id(integration_id, d["worker_id"]) for d in docs.get(integration_id, [])
+               if not silent_for_s or _time(d.get("updated_at")) < cutoff]
         if ids:
             await self._client.bulk(body=[{"delete": {"_index": self.index, "_id": i}} for i in ids],
                                     refresh="wait_for")

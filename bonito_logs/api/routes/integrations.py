@@ -134,8 +134,9 @@ async def delete_integration(request: Request, principal: Principal) -> Response
     integration, version = await svc.integrations.get(request.path_params["integration_id"],
                                                       principal.org_id)
     await svc.integrations.delete(integration.integration_id, version)
-    try:
-        await svc.integration_status.delete_for(integration.integration_id)
+    try:  # reports of workers gone silent; live workers remove theirs once their forwarder stopped
+        await svc.integration_status.delete_for(integration.integration_id,
+                                                silent_for_s=svc.settings.api_worker_live_s)
     except Exception:  # noqa: BLE001 - status documents of a deleted integration are never read
         pass
     return Response(status_code=204)

@@ -90,8 +90,10 @@ class ForwarderControls:
         self.state.announce()
 
     def stop(self) -> None:
+        """Stop: a request in flight is cancelled, nothing more is sent or committed."""
         self._stop.set()
         self._wake.set()
+        self.state.stopped()  # reported at once
 
     @property
     def stopping(self) -> bool:
