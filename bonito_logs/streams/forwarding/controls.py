@@ -115,8 +115,9 @@ class ForwarderControls:
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self._install(*pending)
-            await self._close_retired()
             self.resume()
+        if self._retired:
+            await self._close_retired()
 
     async def wait(self, seconds: float) -> None:
         await self._wait_for_wake(seconds)

@@ -96,6 +96,13 @@ class Forwarder(ForwarderControls):
         self.policy = RetryPolicy(base=settings.forward_retry_base_s, cap=settings.forward_retry_cap_s)
         self.delivery = Delivery(self, self.policy, state)
 
+    def reconfigure(self, integration: Integration, credentials: dict[str, Any] | None,
+                    problem: str | None = None) -> None:
+        super().reconfigure(integration, credentials, problem)
+        if not self._batch_lock.locked():  # idle: take them now (a delivery takes them between requests)
+            pending, self._pending = self._pending, None
+            self._install(*pending)
+
     # -- the consumer loop ------------------------------------------------------------------
     async def run(self) -> None:
         try:
