@@ -1,8 +1,8 @@
 """Each destination gets exactly its org's matching records, once, in its documented format.
 
-One worker, four integrations of org A (Datadog, Splunk HEC, CloudWatch, webhook) with
-filters, and one of org B (a webhook to a peer of its own), all fed by the same 20,000
-records (10,000 per org) at once.
+One worker, four integrations of org A (Datadog, Splunk HEC with indexer acknowledgement,
+CloudWatch, webhook) with filters, and one of org B (a webhook to a peer of its own), all
+fed by the same 20,000 records (10,000 per org) at once.
 """
 
 from __future__ import annotations
@@ -45,11 +45,12 @@ async def test_four_destinations_get_exactly_the_matching_records_of_their_org_o
         settings, datadog_peer, splunk_peer, webhook_peer, cloudwatch_peer):  # noqa: F811
     s = forwarding_settings(settings, connector_timeout_s=10.0)  # a loaded machine is slow, not down
     orgs = {"a": str(uuid.uuid4()), "b": str(uuid.uuid4())}
+    splunk_peer.enable_acks(delay=0.2)  # a batch counts only once the indexer acknowledged it
     with WebhookPeer() as peer_b:
         async with forwarding_api(s, orgs) as api:
             ids = {
                 "datadog": (await api.create(datadog_body(datadog_peer, filters=FILTERS)))["id"],
-                "splunk": (await api.create(splunk_body(splunk_peer, filters=FILTERS)))["id"],
+                "splunk": (await api.create(splunk_body(splunk_peer, use_ack=True, filters=FILTERS)))["id"],
                 "cloudwatch": (await api.create(cloudwatch_body(cloudwatch_peer, filters=FILTERS)))["id"],
                 "webhook": (await api.create(webhook_body(webhook_peer, filters=FILTERS)))["id"],
             }
@@ -81,6 +82,8 @@ async def test_four_destinations_get_exactly_the_matching_records_of_their_org_o
     for peer in (datadog_peer, splunk_peer, webhook_peer):
         assert peer.received_ids() == expected, peer.name
         assert peer.duplicates == 0, peer.name
+    acks = splunk_peer.requests_to("/services/collector/ack")
+    assert acks and all(r.status == 200 for r in acks)  # every batch waited for its ack
     cw = cloudwatch_ids(cloudwatch_peer, orgs["a"])
     assert set(cw) == expected and len(cw) == len(expected)
     # Org B's records reach only org B's integration, and all of them do.
