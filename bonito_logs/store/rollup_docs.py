@@ -169,7 +169,7 @@ class Stats:
         self.ti = 0  # tokens (gateway): input, output, total
         self.to = 0
         self.tt = 0
-        self._flat: list[int] | None = None  # encodings of h and its percentiles, until h changes
+        self._flat: list[int] | None = None  # h as stored runs, and its percentiles, until h changes
         self._p: list[float | None] | None = None
 
     def add(self, contribution: Contribution) -> None:
@@ -197,9 +197,9 @@ class Stats:
             self.tt += tt
 
     def _hist(self) -> sketch.Histogram:
-        """``h``, decoded from the stored flat list on first use (reads parse lazily)."""
+        """``h``, decoded from the stored runs on first use (reads parse lazily)."""
         if not self.h and self._flat:
-            self.h = sketch.from_flat(self._flat)
+            self.h = sketch.from_runs(self._flat)
         return self.h
 
     def merge(self, other: Stats) -> Stats:
@@ -216,7 +216,7 @@ class Stats:
             sketch.merge_into(self._hist(), other.h)
             self._flat = self._p = None
         elif other._flat:
-            sketch.merge_flat_into(self._hist(), other._flat)
+            sketch.merge_runs_into(self._hist(), other._flat)
             self._flat = self._p = None
         self.ti += other.ti
         self.to += other.to
@@ -235,15 +235,24 @@ class Stats:
 
     def to_json(self, *, with_percentiles: bool = True, with_histogram: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"n": self.n, "e": self.e, "c": self.c if self.c <= _I64 else str(self.c),
-                               "dn": self.dn, "ds": self.ds, "mn": self.mn, "mx": self.mx}
+                               "dn": self.dn, "ds": _round(self.ds, 12), "mn": self.mn, "mx": self.mx}
         if with_histogram:
             if self._flat is None:
-                self._flat = sketch.to_flat(self.h)
-            out["h"] = self._flat
+                self._flat = sketch.to_runs(self.h)
+            out["r"] = self._flat
         if with_percentiles:
-            out["p"] = self.percentiles()
+            out["p"] = [_round(v, 7) for v in self.percentiles()]
         if self.ti or self.to or self.tt:
             out.update(ti=self.ti, to=self.to, tt=self.tt)
+        return out
+
+    def figures(self) -> list[Any]:
+        """``[n, e, c, dn, ds, p50, p95, p99]`` (+ tokens in, out, total when any): an hour of a view."""
+        p50, p95, p99 = self.percentiles()
+        out = [self.n, self.e, self.c if self.c <= _I64 else str(self.c), self.dn, _round(self.ds, 12),
+               _round(p50, 7), _round(p95, 7), _round(p99, 7)]
+        if self.ti or self.to or self.tt:
+            out += [self.ti, self.to, self.tt]
         return out
 
     @classmethod
@@ -251,14 +260,22 @@ class Stats:
         s = cls()
         s.n, s.e, s.c = data["n"], data["e"], int(data["c"])
         s.dn, s.ds, s.mn, s.mx = data["dn"], data["ds"], data["mn"], data["mx"]
-        flat = data.get("h") or []
-        s._flat = flat
-        if with_histogram:
-            s.h = sketch.from_flat(flat)
+        runs = data.get("r")
+        if runs is not None:
+            s._flat = runs
+            if with_histogram:
+                s.h = sketch.from_runs(runs)
+        elif data.get("h"):  # bucket/count pairs, the first layout
+            s.h = sketch.from_flat(data["h"])
         if data.get("p") is not None:
             s._p = data["p"]
         s.ti, s.to, s.tt = data.get("ti", 0), data.get("to", 0), data.get("tt", 0)
         return s
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    """``value`` to ``digits`` significant digits: shorter JSON, far inside the error bound."""
+    return value if value is None or value == 0 else float(f"{value:.{digits}g}")
 
 
 class Contribution(NamedTuple):
@@ -403,8 +420,7 @@ class RollupDoc:
         prefix = f"{self.view_dim}::"
         cut = len(prefix)
         hour = str(full.key.bucket)
-        self.hours[hour] = {g[cut:]: s.to_json(with_histogram=False)
-                            for g, s in full.groups.items() if g.startswith(prefix)}
+        self.hours[hour] = {g[cut:]: s.figures() for g, s in full.groups.items() if g.startswith(prefix)}
         self.hour_offsets[hour] = {str(p): o for p, o in sorted(full.offsets.items())}
 
     def hour_current(self, full: RollupDoc) -> bool:

@@ -140,8 +140,16 @@ def _as_stats(held: Stats | dict[str, Any]) -> Stats:
     return Stats.from_json(held, with_histogram=False) if isinstance(held, dict) else held
 
 
-def _raw_point(data: dict[str, Any], tokens: bool) -> dict[str, Any]:
+def _raw_point(data: dict[str, Any] | list[Any], tokens: bool) -> dict[str, Any]:
     """``point`` of a stored group, without building a Stats (percentiles stored or derived)."""
+    if isinstance(data, list):  # an hour of a view: Stats.figures()
+        n, e, c, dn, ds, p50, p95, p99 = data[:8]
+        out = {"count": n, "errors": e, "error_rate": e / n if n else 0.0, "cost": int(c) / COST_SCALE,
+               "duration_ms": {"avg": ds / dn if dn else None, "p50": p50, "p95": p95, "p99": p99}}
+        if tokens:
+            ti, to, tt = data[8:11] if len(data) > 8 else (0, 0, 0)
+            out["tokens"] = {"input": ti, "output": to, "total": tt}
+        return out
     n, dn = data["n"], data["dn"]
     pct = data.get("p")
     if pct is None:
@@ -317,7 +325,7 @@ class StatsReader:
                 held = row.get(ts)
                 if held is None:
                     figures.append({"timestamp": iso[i], **zero})
-                elif isinstance(held, dict):
+                elif isinstance(held, dict | list):
                     figures.append({"timestamp": iso[i], **_raw_point(held, tokens)})
                 else:
                     figures.append({"timestamp": iso[i], **point(held, tokens=tokens)})

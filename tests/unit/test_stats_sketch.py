@@ -57,6 +57,15 @@ def test_flat_encoding_round_trips_and_merges_like_the_dict():
     assert sketch.merge_flat_into(dict(h), flat) == {b: 2 * c for b, c in h.items()}
 
 
+def test_runs_round_trip_sparse_dense_and_zero():
+    for h in (_hist(random.Random(5), 3000), {sketch.ZERO_BUCKET: 2, -5: 1, 300: 4}, {7: 1}, {}):
+        runs = sketch.to_runs(h)
+        assert sketch.from_runs(runs) == h
+        assert sketch.merge_runs_into(dict(h), runs) == {b: 2 * c for b, c in h.items()}
+    dense = {b: 1 for b in range(100, 400)}
+    assert len(sketch.to_runs(dense)) == 301  # first bucket + 300 counts, no bucket numbers
+
+
 def _stats(values: list[float | None], errors: int = 0) -> Stats:
     s = Stats()
     for i, v in enumerate(values):
