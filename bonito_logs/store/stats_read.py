@@ -140,11 +140,12 @@ def _as_stats(held: Stats | dict[str, Any]) -> Stats:
     return Stats.from_json(held, with_histogram=False) if isinstance(held, dict) else held
 
 
-def _raw_point(data: dict[str, Any] | list[Any], tokens: bool) -> dict[str, Any]:
+def _raw_point(data: dict[str, Any] | list[Any], tokens: bool, timestamp: str) -> dict[str, Any]:
     """``point`` of a stored group, without building a Stats (percentiles stored or derived)."""
     if isinstance(data, list):  # an hour of a view: Stats.figures()
         n, e, c, dn, ds, p50, p95, p99 = data[:8]
-        out = {"count": n, "errors": e, "error_rate": e / n if n else 0.0, "cost": int(c) / COST_SCALE,
+        out = {"timestamp": timestamp, "count": n, "errors": e, "error_rate": e / n if n else 0.0,
+               "cost": int(c) / COST_SCALE,
                "duration_ms": {"avg": ds / dn if dn else None, "p50": p50, "p95": p95, "p99": p99}}
         if tokens:
             ti, to, tt = data[8:11] if len(data) > 8 else (0, 0, 0)
@@ -153,8 +154,8 @@ def _raw_point(data: dict[str, Any] | list[Any], tokens: bool) -> dict[str, Any]
     n, dn = data["n"], data["dn"]
     pct = data.get("p")
     if pct is None:
-        return point(Stats.from_json(data, with_histogram=False), tokens=tokens)
-    out = {"count": n, "errors": data["e"], "error_rate": data["e"] / n if n else 0.0,
+        return {"timestamp": timestamp, **point(Stats.from_json(data, with_histogram=False), tokens=tokens)}
+    out = {"timestamp": timestamp, "count": n, "errors": data["e"], "error_rate": data["e"] / n if n else 0.0,
            "cost": int(data["c"]) / COST_SCALE,
            "duration_ms": {"avg": data["ds"] / dn if dn else None,
                            "p50": pct[0], "p95": pct[1], "p99": pct[2]}}
@@ -212,8 +213,9 @@ class StatsReader:
             return []
         lines.append(b"")
         try:
-            resp = await self.client.msearch(body=b"\n".join(lines),
-                                             filter_path="responses.status,responses.hits.hits._source,responses.error")
+            # No filter_path: filtering a large response costs OpenSearch more than
+            # the few metadata fields it would drop.
+            resp = await self.client.msearch(body=b"\n".join(lines))
         except (OSConnectionError, ConnectionTimeout) as exc:
             raise Unavailable(f"OpenSearch is unreachable: {exc}") from exc
         except TransportError as exc:
@@ -326,7 +328,7 @@ class StatsReader:
                 if held is None:
                     figures.append({"timestamp": iso[i], **zero})
                 elif isinstance(held, dict | list):
-                    figures.append({"timestamp": iso[i], **_raw_point(held, tokens)})
+                    figures.append(_raw_point(held, tokens, iso[i]))
                 else:
                     figures.append({"timestamp": iso[i], **point(held, tokens=tokens)})
             series.append({
