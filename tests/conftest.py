@@ -41,6 +41,9 @@ def settings(tmp_path: Path, unique_name: str) -> Settings:
         index_prefix=f"test-{unique_name}-logs-",
         meta_prefix=f"test-{unique_name}-",
         indexer_group=f"test.{unique_name}.indexer",
+        exports_topic=f"test.{unique_name}.exports",
+        exports_group=f"test.{unique_name}.exporter",
+        forward_prefix=f"test.{unique_name}.fwd.",
         home=str(tmp_path / "home"),
         topic_partitions=int(os.environ.get("BONITO_TEST_PARTITIONS", "6")),
     )

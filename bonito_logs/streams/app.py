@@ -102,12 +102,18 @@ async def _retry_forever(step, what: str) -> None:
 def create_app(settings: Settings | None = None) -> faust.App:
     settings = settings or get_settings()
     app = faust.App(
-        "bonito-workers",
+        # One Faust group per deployment (named after its indexer group), so separate
+        # deployments on one broker never wait on each other's members.
+        f"bonito-workers.{settings.indexer_group}",
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         web_enabled=False,
         topic_partitions=settings.topic_partitions,
         autodiscover=False,
+        # Faust's default (60 s) makes a worker restarted after a crash wait a minute
+        # for the dead member of its group before anything starts.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
 
     @app.service
