@@ -56,6 +56,7 @@ DIMS: tuple[str, ...] = ("total", "log_type", "event_type", "severity", "cell",
                          "model", "provider", "model_cell")
 VIEW_ORDER: tuple[str, ...] = ("total", "log_type", "event_type", "severity", "model", "provider")
 VIEW_DIMS = frozenset(VIEW_ORDER)
+TOKEN_DIMS = frozenset({"model", "provider"})  # their figures carry token sums
 FULL = "full"  # document kinds, see the module docstring; and view_kind(dim)
 VIEW_PREFIX = "view."
 
@@ -246,13 +247,19 @@ class Stats:
             out.update(ti=self.ti, to=self.to, tt=self.tt)
         return out
 
-    def figures(self) -> list[Any]:
-        """``[n, e, c, dn, ds, p50, p95, p99]`` (+ tokens in, out, total when any): an hour of a view."""
-        p50, p95, p99 = self.percentiles()
-        out = [self.n, self.e, self.c if self.c <= _I64 else str(self.c), self.dn, _round(self.ds, 12),
-               _round(p50, 7), _round(p95, 7), _round(p99, 7)]
-        if self.ti or self.to or self.tt:
-            out += [self.ti, self.to, self.tt]
+    def public(self, *, tokens: bool, rounded: bool = False) -> dict[str, Any]:
+        """The API's figures (a point without its timestamp). ``rounded``: percentiles and
+        the average to 7 and 9 digits, as stored in a view's hours."""
+        n = self.n
+        p50, p95, p99 = self.percentiles() if n else (None, None, None)
+        avg = self.ds / self.dn if self.dn else None
+        if rounded:
+            p50, p95, p99, avg = _round(p50, 7), _round(p95, 7), _round(p99, 7), _round(avg, 9)
+        out = {"count": n, "errors": self.e, "error_rate": self.e / n if n else 0.0,
+               "cost": self.c / COST_SCALE,
+               "duration_ms": {"avg": avg, "p50": p50, "p95": p95, "p99": p99}}
+        if tokens:
+            out["tokens"] = {"input": self.ti, "output": self.to, "total": self.tt}
         return out
 
     @classmethod
@@ -420,7 +427,10 @@ class RollupDoc:
         prefix = f"{self.view_dim}::"
         cut = len(prefix)
         hour = str(full.key.bucket)
-        self.hours[hour] = {g[cut:]: s.figures() for g, s in full.groups.items() if g.startswith(prefix)}
+        tokens = self.view_dim in TOKEN_DIMS
+        # Stored as the API shows it: a series point is this plus its timestamp.
+        self.hours[hour] = {g[cut:]: s.public(tokens=tokens, rounded=True)
+                            for g, s in full.groups.items() if g.startswith(prefix)}
         self.hour_offsets[hour] = {str(p): o for p, o in sorted(full.offsets.items())}
 
     def hour_current(self, full: RollupDoc) -> bool:

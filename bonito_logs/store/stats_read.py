@@ -142,7 +142,7 @@ def _as_stats(held: Stats | dict[str, Any]) -> Stats:
 
 def _raw_point(data: dict[str, Any] | list[Any], tokens: bool, timestamp: str) -> dict[str, Any]:
     """``point`` of a stored group, without building a Stats (percentiles stored or derived)."""
-    if isinstance(data, list):  # an hour of a view: Stats.figures()
+    if isinstance(data, list):  # an hour of a view as first stored: [n, e, c, dn, ds, p50, p95, p99]
         n, e, c, dn, ds, p50, p95, p99 = data[:8]
         out = {"timestamp": timestamp, "count": n, "errors": e, "error_rate": e / n if n else 0.0,
                "cost": int(c) / COST_SCALE,
@@ -167,20 +167,7 @@ def _raw_point(data: dict[str, Any] | list[Any], tokens: bool, timestamp: str) -
 
 def point(stats: Stats | None, *, tokens: bool) -> dict[str, Any]:
     """The public figures of a Stats (zeros for an empty bucket)."""
-    if stats is None or stats.n == 0:
-        out: dict[str, Any] = {"count": 0, "errors": 0, "error_rate": 0.0, "cost": 0.0,
-                               "duration_ms": {"avg": None, "p50": None, "p95": None, "p99": None}}
-        if tokens:
-            out["tokens"] = {"input": 0, "output": 0, "total": 0}
-        return out
-    p50, p95, p99 = stats.percentiles()
-    out = {"count": stats.n, "errors": stats.e, "error_rate": stats.e / stats.n,
-           "cost": stats.c / COST_SCALE,
-           "duration_ms": {"avg": stats.ds / stats.dn if stats.dn else None,
-                           "p50": p50, "p95": p95, "p99": p99}}
-    if tokens:
-        out["tokens"] = {"input": stats.ti, "output": stats.to, "total": stats.tt}
-    return out
+    return (stats or Stats()).public(tokens=tokens)
 
 
 class StatsReader:
@@ -327,6 +314,8 @@ class StatsReader:
                 held = row.get(ts)
                 if held is None:
                     figures.append({"timestamp": iso[i], **zero})
+                elif isinstance(held, dict) and "count" in held:  # a view's hour, as shown
+                    figures.append({"timestamp": iso[i], **held})
                 elif isinstance(held, dict | list):
                     figures.append(_raw_point(held, tokens, iso[i]))
                 else:
