@@ -146,6 +146,9 @@ class Settings:
     forward_breaker_threshold: int = field(default=5, metadata={"help": "consecutive failed deliveries that open an integration's circuit breaker"})
     forward_breaker_cooldown_s: float = field(default=30.0, metadata={"help": "how long an open circuit breaker waits before one probe delivery (s)"})
 
+    # --- worker process ------------------------------------------------------------------
+    worker_components: str = field(default="all", metadata={"help": "stream workers this process runs: all, or a comma list of indexer, aggregator, exporter, forwarding"})
+
     # ---------------------------------------------------------------------------------
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -59,9 +59,20 @@ class WorkerRuntime:
         self._client = None
 
     def components(self) -> dict[str, Any]:
-        """name -> component, each with ``async run()`` and ``stop()``."""
-        return {"indexer": self.indexer, "aggregator": self.aggregator, "exporter": self.exporter,
-                "forwarding": self.forwarding}
+        """name -> component, each with ``async run()`` and ``stop()``: the ones this
+        process runs (``BONITO_WORKER_COMPONENTS``, so a deployment can give the
+        indexer processes of its own and scale each concern separately)."""
+        every = {"indexer": self.indexer, "aggregator": self.aggregator, "exporter": self.exporter,
+                 "forwarding": self.forwarding}
+        wanted = self.settings.worker_components.replace(" ", "")
+        if wanted in ("", "all"):
+            return every
+        names = wanted.split(",")
+        unknown = sorted(set(names) - set(every))
+        if unknown:
+            raise ValueError(f"BONITO_WORKER_COMPONENTS: unknown component(s) {', '.join(unknown)}; "
+                             f"expected all or a comma list of {', '.join(every)}")
+        return {name: every[name] for name in names}
 
     async def start(self) -> None:
         await _retry_forever(lambda: prepare(self.settings), "preparing topics and templates")
