@@ -43,9 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not args.verbose:  # one line per HTTP request is noise at INFO
-        for chatty in ("opensearch", "httpx", "aiokafka"):
+    if not args.verbose:
+        # One line per HTTP request is noise at INFO, and opensearch-py logs every
+        # failed request with a traceback: our own components already report an
+        # unreachable OpenSearch once per retry, in one line.
+        for chatty in ("httpx", "aiokafka"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
+        logging.getLogger("opensearch").setLevel(logging.ERROR)
     result = args.func(args)
     return int(result or 0)
 

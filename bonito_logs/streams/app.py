@@ -75,6 +75,10 @@ class WorkerRuntime:
         return {name: every[name] for name in names}
 
     async def start(self) -> None:
+        # opensearch-py logs each failed request with a traceback; the components
+        # report an unreachable OpenSearch themselves, once per retry.
+        if not log.isEnabledFor(logging.DEBUG):
+            logging.getLogger("opensearch").setLevel(logging.ERROR)
         await _retry_forever(lambda: prepare(self.settings), "preparing topics and templates")
         self._client = make_client(self.settings)
         self._tasks = [asyncio.create_task(component.run(), name=name)
