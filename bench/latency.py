@@ -66,11 +66,15 @@ async def measure(settings, rate: float, seconds: float, probe_every: int) -> li
     async def poll() -> None:
         while not stop.is_set() or len(seen) < len(emitted):
             since = timestamp_us(datetime.now(UTC) - timedelta(seconds=20))
-            resp = await client.search(index=settings.index_pattern, body={
-                "size": 10000, "_source": False,
-                "query": {"bool": {"filter": [{"term": {"metadata.probe": "yes"}},
-                                              {"range": {"timestamp_us": {"gte": since}}}]}}},
-                ignore_unavailable=True, allow_no_indices=True)
+            query = {"bool": {"filter": [{"term": {"metadata.probe": "yes"}},
+                                         {"range": {"timestamp_us": {"gte": since}}}]}}
+            try:
+                resp = await client.search(index=settings.index_pattern,
+                                           body={"size": 10000, "_source": False, "query": query},
+                                           ignore_unavailable=True, allow_no_indices=True)
+            except Exception:  # a daily index still being created: poll again
+                await asyncio.sleep(0.1)
+                continue
             now = time.time()
             for hit in resp["hits"]["hits"]:
                 seen.setdefault(hit["_id"], now)
