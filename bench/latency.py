@@ -119,9 +119,11 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--burst", type=int, default=60_000, help="records for the max-rate burst")
     parser.add_argument("--probe-every", type=int, default=10)
+    parser.add_argument("--components", default="indexer",
+                        help="BONITO_WORKER_COMPONENTS of the worker (default: indexer)")
     args = parser.parse_args()
-    burst = bench_settings("lat-burst")
-    run = bench_settings("lat-run", indexer_batch_seconds=0.2)
+    burst = bench_settings("lat-burst", worker_components=args.components)
+    run = bench_settings("lat-run", indexer_batch_seconds=0.2, worker_components=args.components)
     try:
         await prepare(burst)
         await prepare(run)
@@ -131,7 +133,8 @@ async def main() -> None:
             rate = top / 2
             print(f"measured max sustained indexing rate: {top:.0f} records/s -> running at {rate:.0f}/s")
         lat = await measure(run, rate, args.seconds, args.probe_every)
-        print(f"emit-to-searchable latency over {len(lat)} probes at {rate:.0f} records/s for {args.seconds:.0f}s (ms): {summary(lat)}")
+        print(f"emit-to-searchable latency over {len(lat)} probes at {rate:.0f} records/s for "
+              f"{args.seconds:.0f}s, worker [{args.components}] (ms): {summary(lat)}")
         print("target: p99 <= 2000 ms")
     finally:
         await delete_test_indices(burst)
