@@ -20,6 +20,7 @@ from opensearchpy import exceptions as os_errors
 
 from bonito_logs.config import Settings
 from bonito_logs.errors import Conflict, NotFound, Unavailable
+from bonito_logs.store.meta_index import create_if_missing
 
 STATUSES: tuple[str, ...] = ("queued", "running", "completed", "failed", "cancelled", "expired")
 FINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "expired"})
@@ -176,16 +177,7 @@ class ExportStore:
         if self._ready:
             return
         try:
-            if not await self._client.indices.exists(index=self.index):
-                await self._client.indices.create(index=self.index, body={
-                    # An explicit interval: a search-idle shard would otherwise skip refreshes
-                    # and the sweeps below would see stale states.
-                    "settings": {"number_of_shards": 1, "number_of_replicas": 0,
-                                 "refresh_interval": "1s"},
-                    "mappings": MAPPING})
-        except os_errors.RequestError as exc:
-            if exc.error != "resource_already_exists_exception":
-                raise
+            await create_if_missing(self._client, self.index, MAPPING, refresh_interval="1s")
         except os_errors.TransportError as exc:
             raise (_outage(exc) if _is_outage(exc) else exc) from exc
         self._ready = True

@@ -16,6 +16,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy import exceptions as os_errors
 
 from bonito_logs.config import Settings
+from bonito_logs.store.meta_index import create_if_missing
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,7 @@ class IntegrationStatusStore:
     async def ensure_index(self) -> None:
         if self._ready:
             return
-        try:
-            if not await self._client.indices.exists(index=self.index):
-                await self._client.indices.create(index=self.index, body={
-                    "settings": {"number_of_shards": 1, "number_of_replicas": 0,
-                                 "refresh_interval": "200ms"},
-                    "mappings": MAPPING})
-        except os_errors.RequestError as exc:
-            if exc.error != "resource_already_exists_exception":
-                raise
+        await create_if_missing(self._client, self.index, MAPPING, refresh_interval="200ms")
         self._ready = True
 
     async def write(self, docs: list[dict[str, Any]]) -> None:

@@ -19,6 +19,7 @@ from opensearchpy import exceptions as os_errors
 
 from bonito_logs.config import Settings
 from bonito_logs.errors import Conflict, NotFound, Unavailable
+from bonito_logs.store.meta_index import create_if_missing
 
 MAX_INTEGRATIONS = 10_000  # per listing; one org never has nearly as many
 
@@ -115,14 +116,7 @@ class IntegrationStore:
         if self._ready:
             return
         try:
-            if not await self._client.indices.exists(index=self.index):
-                await self._client.indices.create(index=self.index, body={
-                    "settings": {"number_of_shards": 1, "number_of_replicas": 0,
-                                 "refresh_interval": "200ms"},
-                    "mappings": MAPPING})
-        except os_errors.RequestError as exc:
-            if exc.error != "resource_already_exists_exception":
-                raise
+            await create_if_missing(self._client, self.index, MAPPING, refresh_interval="200ms")
         except os_errors.TransportError as exc:
             _raise(exc)
         self._ready = True

@@ -23,6 +23,7 @@ from opensearchpy import exceptions as os_errors
 
 from bonito_logs.config import Settings
 from bonito_logs.errors import NotFound, Unauthorized, Unavailable, ValidationError
+from bonito_logs.store.meta_index import create_if_missing
 
 log = logging.getLogger(__name__)
 
@@ -169,19 +170,8 @@ class KeyStore:
         if self._index_ready:
             return
         try:
-            if not await self._client.indices.exists(index=self.index):
-                await self._client.indices.create(
-                    index=self.index,
-                    body={
-                        # Small and rarely written: a short refresh keeps wait_for writes quick.
-                        "settings": {"number_of_shards": 1, "number_of_replicas": 0,
-                                     "refresh_interval": "200ms"},
-                        "mappings": MAPPING,
-                    },
-                )
-        except os_errors.RequestError as exc:
-            if exc.error != "resource_already_exists_exception":  # a concurrent create won
-                raise
+            # Small and rarely written: a short refresh keeps wait_for writes quick.
+            await create_if_missing(self._client, self.index, MAPPING, refresh_interval="200ms")
         except os_errors.TransportError as exc:
             if _is_outage(exc):
                 raise _unavailable(exc) from exc

@@ -1,0 +1,27 @@
+"""The small single-shard indices that hold metadata (keys, jobs, integrations, status)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opensearchpy import AsyncOpenSearch
+from opensearchpy import exceptions as os_errors
+
+
+async def create_if_missing(client: AsyncOpenSearch, index: str, mappings: dict[str, Any], *,
+                            refresh_interval: str) -> None:
+    """Create ``index`` with its mapping unless it exists; a concurrent create counts as done.
+
+    Other OpenSearch errors propagate for the caller to classify. The refresh interval is
+    explicit: a search-idle shard would otherwise skip refreshes and readers see stale data.
+    """
+    try:
+        if await client.indices.exists(index=index):
+            return
+        await client.indices.create(index=index, body={
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0,
+                         "refresh_interval": refresh_interval},
+            "mappings": mappings})
+    except os_errors.RequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
