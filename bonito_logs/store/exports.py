@@ -19,8 +19,8 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy import exceptions as os_errors
 
 from bonito_logs.config import Settings
-from bonito_logs.errors import Conflict, NotFound, Unavailable
-from bonito_logs.store.meta_index import create_if_missing
+from bonito_logs.errors import Conflict, NotFound
+from bonito_logs.store.meta_index import create_if_missing, is_outage, unavailable
 
 STATUSES: tuple[str, ...] = ("queued", "running", "completed", "failed", "cancelled", "expired")
 FINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled", "expired"})
@@ -157,12 +157,6 @@ class ExportJob:
         }
 
 
-def _outage(exc: Exception) -> Unavailable:
-    return Unavailable(f"OpenSearch is unavailable: {exc.__class__.__name__}")
-
-
-def _is_outage(exc: os_errors.TransportError) -> bool:
-    return isinstance(exc, os_errors.ConnectionError) or exc.status_code in (429, 502, 503, 504)
 
 
 class ExportStore:
@@ -179,7 +173,7 @@ class ExportStore:
         try:
             await create_if_missing(self._client, self.index, MAPPING, refresh_interval="1s")
         except os_errors.TransportError as exc:
-            raise (_outage(exc) if _is_outage(exc) else exc) from exc
+            raise (unavailable(exc) if is_outage(exc) else exc) from exc
         self._ready = True
 
     async def create(self, job: ExportJob) -> Version:
@@ -190,7 +184,7 @@ class ExportStore:
         except os_errors.ConflictError as exc:
             raise JobConflict(f"export job {job.job_id} already exists") from exc
         except os_errors.TransportError as exc:
-            raise (_outage(exc) if _is_outage(exc) else exc) from exc
+            raise (unavailable(exc) if is_outage(exc) else exc) from exc
         return resp["_seq_no"], resp["_primary_term"]
 
     async def find(self, job_id: str) -> tuple[ExportJob, Version] | None:
@@ -200,7 +194,7 @@ class ExportStore:
         except os_errors.NotFoundError:
             return None
         except os_errors.TransportError as exc:
-            raise (_outage(exc) if _is_outage(exc) else exc) from exc
+            raise (unavailable(exc) if is_outage(exc) else exc) from exc
         return ExportJob.from_source(resp["_source"]), (resp["_seq_no"], resp["_primary_term"])
 
     async def find_many(self, job_ids: list[str]) -> dict[str, ExportJob]:
@@ -212,7 +206,7 @@ class ExportStore:
         except os_errors.NotFoundError:
             return {}
         except os_errors.TransportError as exc:
-            raise (_outage(exc) if _is_outage(exc) else exc) from exc
+            raise (unavailable(exc) if is_outage(exc) else exc) from exc
         return {doc["_id"]: ExportJob.from_source(doc["_source"])
                 for doc in resp["docs"] if doc.get("found")}
 
@@ -233,7 +227,7 @@ class ExportStore:
         except os_errors.ConflictError as exc:
             raise JobConflict(f"export job {job.job_id} changed meanwhile") from exc
         except os_errors.TransportError as exc:
-            raise (_outage(exc) if _is_outage(exc) else exc) from exc
+            raise (unavailable(exc) if is_outage(exc) else exc) from exc
         return resp["_seq_no"], resp["_primary_term"]
 
     async def delete(self, job_id: str, version: Version) -> None:
@@ -245,7 +239,7 @@ class ExportStore:
         except os_errors.NotFoundError:
             return
         except os_errors.TransportError as exc:
-            raise (_outage(exc) if _is_outage(exc) else exc) from exc
+            raise (unavailable(exc) if is_outage(exc) else exc) from exc
 
     async def list(self, org_id: str, limit: int = MAX_LIST) -> list[ExportJob]:
         """The org's jobs, newest first."""
@@ -274,7 +268,7 @@ class ExportStore:
                 "query": query, "sort": sort, "size": size, "seq_no_primary_term": False},
                 ignore_unavailable=True)
         except os_errors.TransportError as exc:
-            raise (_outage(exc) if _is_outage(exc) else exc) from exc
+            raise (unavailable(exc) if is_outage(exc) else exc) from exc
         return [ExportJob.from_source(hit["_source"]) for hit in resp["hits"]["hits"]]
 
 

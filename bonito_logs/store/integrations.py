@@ -18,8 +18,8 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy import exceptions as os_errors
 
 from bonito_logs.config import Settings
-from bonito_logs.errors import Conflict, NotFound, Unavailable
-from bonito_logs.store.meta_index import create_if_missing
+from bonito_logs.errors import Conflict, NotFound
+from bonito_logs.store.meta_index import create_if_missing, is_outage, unavailable
 
 MAX_INTEGRATIONS = 10_000  # per listing; one org never has nearly as many
 
@@ -99,8 +99,8 @@ class Integration:
 
 
 def _raise(exc: os_errors.TransportError) -> None:
-    if isinstance(exc, os_errors.ConnectionError) or exc.status_code in (429, 502, 503, 504):
-        raise Unavailable(f"OpenSearch is unavailable: {exc.__class__.__name__}") from exc
+    if is_outage(exc):
+        raise unavailable(exc) from exc
     raise exc
 
 

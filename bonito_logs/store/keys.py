@@ -22,8 +22,8 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy import exceptions as os_errors
 
 from bonito_logs.config import Settings
-from bonito_logs.errors import NotFound, Unauthorized, Unavailable, ValidationError
-from bonito_logs.store.meta_index import create_if_missing
+from bonito_logs.errors import NotFound, Unauthorized, ValidationError
+from bonito_logs.store.meta_index import create_if_missing, is_outage, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +148,6 @@ def _parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _unavailable(exc: Exception) -> Unavailable:
-    return Unavailable(f"OpenSearch is unavailable: {exc.__class__.__name__}")
-
-
-def _is_outage(exc: os_errors.TransportError) -> bool:
-    return isinstance(exc, os_errors.ConnectionError) or exc.status_code in (429, 502, 503, 504)
 
 
 class KeyStore:
@@ -173,8 +167,8 @@ class KeyStore:
             # Small and rarely written: a short refresh keeps wait_for writes quick.
             await create_if_missing(self._client, self.index, MAPPING, refresh_interval="200ms")
         except os_errors.TransportError as exc:
-            if _is_outage(exc):
-                raise _unavailable(exc) from exc
+            if is_outage(exc):
+                raise unavailable(exc) from exc
             raise
         self._index_ready = True
 
@@ -195,8 +189,8 @@ class KeyStore:
         try:
             await self._client.create(index=self.index, id=key_id, body=source, refresh="wait_for")
         except os_errors.TransportError as exc:
-            if _is_outage(exc):
-                raise _unavailable(exc) from exc
+            if is_outage(exc):
+                raise unavailable(exc) from exc
             raise
         return NewKey(token=format_key(key_id, secret), key=key)
 
@@ -234,8 +228,8 @@ class KeyStore:
                 ignore_unavailable=True,
             )
         except os_errors.TransportError as exc:
-            if _is_outage(exc):
-                raise _unavailable(exc) from exc
+            if is_outage(exc):
+                raise unavailable(exc) from exc
             raise
         return [ApiKey.from_source(hit["_source"]) for hit in response["hits"]["hits"]]
 
@@ -250,8 +244,8 @@ class KeyStore:
                                       body={"doc": {"revoked_at": revoked_at}}, refresh="wait_for",
                                       retry_on_conflict=5)
         except os_errors.TransportError as exc:
-            if _is_outage(exc):
-                raise _unavailable(exc) from exc
+            if is_outage(exc):
+                raise unavailable(exc) from exc
             raise
         return ApiKey(**{**key.to_dict(), "revoked_at": revoked_at})
 
@@ -261,8 +255,8 @@ class KeyStore:
         except os_errors.NotFoundError:  # no such key, or no keys index yet
             return None
         except os_errors.TransportError as exc:
-            if _is_outage(exc):
-                raise _unavailable(exc) from exc
+            if is_outage(exc):
+                raise unavailable(exc) from exc
             raise
         return response["_source"]
 

@@ -7,6 +7,8 @@ from typing import Any
 from opensearchpy import AsyncOpenSearch
 from opensearchpy import exceptions as os_errors
 
+from bonito_logs.errors import Unavailable
+
 
 async def create_if_missing(client: AsyncOpenSearch, index: str, mappings: dict[str, Any], *,
                             refresh_interval: str) -> None:
@@ -25,3 +27,13 @@ async def create_if_missing(client: AsyncOpenSearch, index: str, mappings: dict[
     except os_errors.RequestError as exc:
         if exc.error != "resource_already_exists_exception":
             raise
+
+
+def is_outage(exc: os_errors.TransportError) -> bool:
+    """OpenSearch down or overloaded (retry later), as opposed to a request it refuses."""
+    return isinstance(exc, os_errors.ConnectionError) or exc.status_code in (429, 502, 503, 504)
+
+
+def unavailable(exc: Exception) -> Unavailable:
+    """The typed error (503 in the API) for an outage; the message names no request details."""
+    return Unavailable(f"OpenSearch is unavailable: {exc.__class__.__name__}")
