@@ -31,19 +31,26 @@ def unique_name(request) -> str:
     return f"t{RUN_ID}{token}"
 
 
+def isolated_settings(name: str, home: Path | str, **changes) -> Settings:
+    """Settings from the environment whose topics, groups, indices and folder are named after
+    ``name``, so tests never see each other's data; ``changes`` override the rest."""
+    values = dict(
+        logs_topic=f"test.{name}.logs",
+        dlq_topic=f"test.{name}.dlq",
+        index_prefix=f"test-{name}-logs-",
+        meta_prefix=f"test-{name}-",
+        indexer_group=f"test.{name}.indexer",
+        exports_topic=f"test.{name}.exports",
+        exports_group=f"test.{name}.exporter",
+        forward_prefix=f"test.{name}.fwd.",
+        home=str(home),
+        topic_partitions=int(os.environ.get("BONITO_TEST_PARTITIONS", "6")),
+    )
+    values.update(changes)
+    return Settings.from_env().replace(**values)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, unique_name: str) -> Settings:
     """Settings from the environment, with private topics, indices and folders for this test."""
-    base = Settings.from_env()
-    return base.replace(
-        logs_topic=f"test.{unique_name}.logs",
-        dlq_topic=f"test.{unique_name}.dlq",
-        index_prefix=f"test-{unique_name}-logs-",
-        meta_prefix=f"test-{unique_name}-",
-        indexer_group=f"test.{unique_name}.indexer",
-        exports_topic=f"test.{unique_name}.exports",
-        exports_group=f"test.{unique_name}.exporter",
-        forward_prefix=f"test.{unique_name}.fwd.",
-        home=str(tmp_path / "home"),
-        topic_partitions=int(os.environ.get("BONITO_TEST_PARTITIONS", "6")),
-    )
+    return isolated_settings(unique_name, tmp_path / "home")

@@ -38,15 +38,10 @@ N = 10_000
 
 @pytest.fixture(scope="module")
 def module_settings(tmp_path_factory):
-    from bonito_logs.config import Settings
-    from tests.conftest import RUN_ID
+    from tests.conftest import RUN_ID, isolated_settings
 
-    name = f"e2e{RUN_ID}"
-    return Settings.from_env().replace(
-        logs_topic=f"test.{name}.logs", dlq_topic=f"test.{name}.dlq",
-        index_prefix=f"test-{name}-logs-", meta_prefix=f"test-{name}-",
-        indexer_group=f"test.{name}.indexer", home=str(tmp_path_factory.mktemp("e2e")),
-        topic_partitions=6, indexer_batch_seconds=0.2)
+    return isolated_settings(f"e2e{RUN_ID}", tmp_path_factory.mktemp("e2e"),
+                             topic_partitions=6, indexer_batch_seconds=0.2)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

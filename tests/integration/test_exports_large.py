@@ -24,7 +24,7 @@ from bonito_logs.config import Settings
 from bonito_logs.schemas import FIELDS
 from bonito_logs.store import make_client
 from bonito_logs.store.keys import KeyStore
-from tests.conftest import RUN_ID
+from tests.conftest import RUN_ID, isolated_settings
 from tests.integration.export_support import (
     bulk_load,
     expected_records,
@@ -62,11 +62,7 @@ def _data() -> tuple[list[dict], list[dict]]:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     token = f"t{RUN_ID}{uuid.uuid4().hex[:6]}"
-    base = Settings.from_env().replace(
-        logs_topic=f"test.{token}.logs", dlq_topic=f"test.{token}.dlq",
-        index_prefix=f"test-{token}-logs-", meta_prefix=f"test-{token}-",
-        indexer_group=f"test.{token}.indexer", home=str(tmp_path_factory.mktemp("exports-home")),
-        topic_partitions=2)
+    base = isolated_settings(token, tmp_path_factory.mktemp("exports-home"), topic_partitions=2)
     settings = export_settings(base, exports_page_size=5000)
     matching, rest = _data()
 

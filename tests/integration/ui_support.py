@@ -30,6 +30,7 @@ from bonito_logs.config import Settings
 from bonito_logs.schemas import build_record
 from bonito_logs.store import make_client
 from bonito_logs.store.keys import KeyStore
+from tests.conftest import isolated_settings
 from tests.integration.support import OUTPUT, generate_records
 from tests.integration.test_api_support import delete_everything, index_records
 
@@ -116,13 +117,10 @@ def ui_records(org: str, other: str, now: datetime) -> list[dict[str, Any]]:
 
 def ui_settings(base_url: str, home: Path) -> Settings:
     name = f"ui{uuid.uuid4().hex[:10]}"
-    return Settings.from_env().replace(
-        logs_topic=f"test.{name}.logs", dlq_topic=f"test.{name}.dlq",
-        index_prefix=f"test-{name}-logs-", meta_prefix=f"test-{name}-",
-        indexer_group=f"test.{name}.indexer", exports_topic=f"test.{name}.exports",
-        exports_group=f"test.{name}.exporter", exports_partitions=1, exports_progress_s=0.3,
-        exports_lease_s=6.0, exports_page_size=100, worker_id=f"{name}-ui",
-        home=str(home), public_url=base_url, allow_private_destinations=True,
+    return isolated_settings(
+        name, home, exports_partitions=1, exports_progress_s=0.3, exports_lease_s=6.0,
+        exports_page_size=100, worker_id=f"{name}-ui", public_url=base_url,
+        allow_private_destinations=True,
         topic_partitions=int(os.environ.get("BONITO_TEST_PARTITIONS", "2")),
     )
 
