@@ -103,10 +103,15 @@ class Stats:
     def cost(self) -> float:
         return self.c / COST_SCALE
 
-    def to_json(self, *, with_percentiles: bool = True, with_histogram: bool = True) -> dict[str, Any]:
+    def to_json(self, *, with_percentiles: bool = True, with_histogram: bool = True,
+                dense: bool = False) -> dict[str, Any]:
+        """``dense``: the histogram as ``sketch.to_dense`` (``"d"``, what view days
+        store for fast merging) instead of runs (``"r"``)."""
         out: dict[str, Any] = {"n": self.n, "e": self.e, "c": self.c if self.c <= _I64 else str(self.c),
                                "dn": self.dn, "ds": _round(self.ds, 12), "mn": self.mn, "mx": self.mx}
-        if with_histogram:
+        if with_histogram and dense:
+            out["d"] = sketch.to_dense(self._hist())
+        elif with_histogram:
             if self._flat is None:
                 self._flat = sketch.to_runs(self.h)
             out["r"] = self._flat
@@ -141,6 +146,8 @@ class Stats:
             s._flat = runs
             if with_histogram:
                 s.h = sketch.from_runs(runs)
+        elif data.get("d") is not None:
+            s.h = sketch.from_dense(data["d"])
         elif data.get("h"):  # bucket/count pairs, the first layout
             s.h = sketch.from_flat(data["h"])
         if data.get("p") is not None:

@@ -111,3 +111,58 @@ def test_nearest_rank_definition():
     assert [sketch.rank(p, 3) for p in (1, 34, 50, 67, 100)] == [1, 2, 2, 3, 3]
     assert sketch.exact_percentile([5, 1, 3, 2, 4], 50) == 3
     assert sketch.percentiles({}) == [None, None, None]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_dense_sums_give_the_percentiles_of_the_merged_dict_histogram(seed):
+    """What a reader sums from view days (dense, any order) equals the dict merge."""
+    rng = random.Random(seed)
+    parts = [_hist(rng, rng.choice([0, 1, 3, 50, 400])) for _ in range(rng.randint(1, 12))]
+    if seed == 0:
+        parts.append({sketch.ZERO_BUCKET: 3})  # zeros only
+    whole: sketch.Histogram = {}
+    for part in parts:
+        sketch.merge_into(whole, part)
+    assert sketch.from_dense(sketch.to_dense(whole)) == {b: c for b, c in whole.items() if c}
+    summed = sketch.DenseSum()
+    for part in rng.sample(parts, len(parts)):
+        summed.add(sketch.to_dense(part))
+    ps = (0.0, 1.0, 50.0, 95.0, 99.0, 100.0)
+    lo, hi = (0.0, 2e6) if seed % 2 else (None, None)
+    assert summed.percentiles(ps, lo=lo, hi=hi) == sketch.percentiles(whole, ps, lo=lo, hi=hi)
+    halves = sketch.DenseSum(), sketch.DenseSum()
+    for i, part in enumerate(parts):
+        halves[i % 2].add_histogram(part)
+    halves[0].merge(halves[1])
+    assert halves[0].percentiles(ps) == sketch.percentiles(whole, ps)
+
+
+def test_an_empty_dense_sum_has_no_percentiles():
+    summed = sketch.DenseSum()
+    summed.add([])
+    summed.add(None)
+    assert summed.percentiles() == [None, None, None]
+    assert sketch.to_dense({}) == [] and sketch.from_dense([]) == {}
+
+
+def test_a_tally_of_stored_groups_shows_what_merged_stats_show():
+    """The reader's totals (``Tally`` over stored JSON, dense or runs) equal ``Stats``."""
+    from bonito_logs.store.stats_tally import Tally
+
+    rng = random.Random(7)
+    groups = []
+    for _ in range(9):
+        s = Stats()
+        for _ in range(rng.randint(0, 300)):
+            d = None if rng.random() < 0.1 else 10 ** rng.uniform(0, 4)
+            s.add(Contribution(error=rng.random() < 0.2, cost=rng.randint(0, 10 ** 9), duration=d,
+                               bucket=sketch.bucket_of(d) if d is not None else 0,
+                               tokens_in=3, tokens_out=4, tokens_total=7))
+        groups.append(s)
+    merged, tally = Stats(), Tally()
+    for i, s in enumerate(groups):
+        merged.merge(Stats.from_json(s.to_json()))
+        tally.add_json(s.to_json(dense=bool(i % 2)))
+    want, got = merged.public(tokens=True), tally.public(tokens=True)
+    assert got["duration_ms"].pop("avg") == pytest.approx(want["duration_ms"].pop("avg"), rel=1e-12)
+    assert got == want
