@@ -6,8 +6,9 @@ the worker runtime, the aggregator included). For one org, 30 days by hour group
 by log type: count, errors, cost, avg/p50/p95/p99 duration per hour and per group,
 plus the period's totals.
 
-  (a) rollups: ``StatsReader.series`` (what ``GET /api/logs/stats`` runs), and the
-      full API request in-process (auth, validation, JSON) for reference;
+  (a) rollups: ``StatsReader.series_json`` (what ``GET /api/logs/stats`` runs: the
+      rollup search and the JSON answer), and the full API request in-process
+      (auth, validation, HTTP) for reference;
   (b) raw: one search with date_histogram → terms → sum / filter / avg / percentiles
       aggregations (and terms → the same for the totals) over the daily log indices.
 
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+import orjson  # noqa: E402
 
 from bench._common import percentile  # noqa: E402
 from bench._dataset import ORGS, dataset_end, ensure_dataset  # noqa: E402
@@ -137,10 +139,10 @@ async def main(repeat: int, group_by: str) -> None:
     app = create_app(settings)
     token = (await app.state.services.keys.create(org, "viewer")).token
     try:
-        rollup = await reader.series(org, request)
+        rollup = orjson.loads(await reader.series_json(org, request))
         raw = await raw_stats(client, settings, org, start_ms, end_ms, group_by)
         verdict = compare(rollup, raw, start_ms)
-        t_rollup = await timed(lambda: reader.series(org, request), repeat)
+        t_rollup = await timed(lambda: reader.series_json(org, request), repeat)
         t_raw = await timed(lambda: raw_stats(client, settings, org, start_ms, end_ms, group_by), repeat)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
             headers = {"Authorization": f"Bearer {token}"}
@@ -158,7 +160,7 @@ async def main(repeat: int, group_by: str) -> None:
     print(f"org {org}: {n} records, 30 days by hour grouped by {group_by} "
           f"({request.buckets} buckets x {len(rollup['series'])} groups), {repeat} runs each")
     print(verdict)
-    rows = [("(a) rollups, StatsReader.series", t_rollup), ("(a') rollups, GET /api/logs/stats", t_api),
+    rows = [("(a) rollups, StatsReader.series_json", t_rollup), ("(a') rollups, GET /api/logs/stats", t_api),
             ("(b) raw logs, OpenSearch aggregation", t_raw)]
     for name, values in rows:
         print(f"{name:<40} p50 {percentile(values, 50):7.1f} ms   p95 {percentile(values, 95):7.1f} ms")

@@ -25,12 +25,14 @@ Documents (``DocKey.kind``):
 * ``full``, one per org and minute, hour and day: every group with its histogram.
   Records are applied to these; totals, merges and filtered queries read them.
 * ``view.<dim>``, one per org, day and view dim (all but ``cell``/``model_cell``):
-  the dim's groups of the day (histograms and percentiles), plus each hour's
-  groups (percentiles, no histograms). A 30-day hourly series grouped by that
-  dim reads 30 such documents. They are projections of the ``full`` documents of
-  the day and its hours, written with them, recording the offsets they were
-  projected at (``offsets``, ``hour_offsets``), so a view behind its ``full``
-  document after a crash is noticed on load and projected again.
+  the dim's groups of the day (percentiles, and histograms in the dense layout
+  that merges fast), plus ``series``: per group, the day's 24 hourly points as
+  the JSON text the stats API answers with (``DaySeries``), so a 30-day hourly
+  series grouped by that dim reads 30 such documents and splices their text
+  without parsing it. They are projections of the ``full`` documents of the day
+  and its hours, written with them, recording the offsets they were projected
+  at (``offsets``, ``hour_offsets``), so a view behind its ``full`` document
+  after a crash is noticed on load and projected again.
 
 Every document of an org is fed by the org's partition only (records are keyed
 by org id). Ids are readable and deterministic: ``<org>.<g>.<bucket ms>.<kind>``.
@@ -183,19 +185,81 @@ def targets(record: dict[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+# -- a view's hours: stored as the API's JSON ------------------------------------------
+HOURS_PER_DAY = 24
+
+
+def zero_point(timestamp: str, tokens: bool) -> str:
+    """The JSON of an empty bucket's point (what ``Stats().public`` shows)."""
+    return f'{{"timestamp":"{timestamp}",{_ZERO_BODY[tokens]}'
+
+
+_ZERO_BODY = {t: orjson.dumps(Stats().public(tokens=t)).decode()[1:] for t in (False, True)}
+
+
+def hour_stamps(day_ms: int) -> list[str]:
+    return [iso_ms(day_ms + h * STEP_MS["hour"]) for h in range(HOURS_PER_DAY)]
+
+
+class DaySeries:
+    """One view group's 24 hourly points of a day, kept as the JSON text of the list the
+    API shows (so a reader splices it into its answer without parsing it) and parsed
+    only when an hour changes."""
+
+    __slots__ = ("day", "tokens", "_text", "_points")
+
+    def __init__(self, day: int, tokens: bool, text: str | None = None) -> None:
+        self.day = day
+        self.tokens = tokens
+        self._text = text
+        self._points: list[dict[str, Any]] | None = None
+
+    def set_hour(self, hour_ms: int, figures: dict[str, Any] | None) -> None:
+        """The hour's point: ``figures`` as ``Stats.public`` gives them, None for zeros."""
+        points = self._points
+        if points is None:
+            if self._text is not None:
+                points = orjson.loads(self._text)
+            else:
+                points = [orjson.loads(zero_point(ts, self.tokens)) for ts in hour_stamps(self.day)]
+            self._points = points
+        i = (hour_ms - self.day) // STEP_MS["hour"]
+        stamp = points[i]["timestamp"]
+        points[i] = {"timestamp": stamp, **(figures or Stats().public(tokens=self.tokens))}
+        self._text = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = orjson.dumps(self._points).decode()
+        return self._text
+
+
+def legacy_series(day: int, hours: dict[str, dict[str, Any]], tokens: bool) -> dict[str, str]:
+    """A view's ``series`` from the layout before it (``hours``: hour -> group -> figures)."""
+    out: dict[str, DaySeries] = {}
+    for hour, groups in hours.items():
+        for group, figures in groups.items():
+            series = out.get(group)
+            if series is None:
+                series = out[group] = DaySeries(day, tokens)
+            series.set_hour(int(hour), figures)
+    return {g: s.text for g, s in out.items()}
+
+
 # -- documents --------------------------------------------------------------------------
 class RollupDoc:
     """A rollup document in memory: its groups and the last offset applied per partition
-    (and, for a view, the hours' figures and the offsets they were projected at)."""
+    (and, for a view, each group's hourly points and the offsets each hour was projected at)."""
 
-    __slots__ = ("key", "groups", "offsets", "hours", "hour_offsets")
+    __slots__ = ("key", "groups", "offsets", "series", "hour_offsets")
 
     def __init__(self, key: DocKey, groups: dict[str, Stats] | None = None,
                  offsets: dict[int, int] | None = None) -> None:
         self.key = key
         self.groups: dict[str, Stats] = groups if groups is not None else {}
         self.offsets: dict[int, int] = offsets if offsets is not None else {}
-        self.hours: dict[str, dict[str, Any]] = {}  # hour ms -> group -> figures (JSON-ready)
+        self.series: dict[str, DaySeries] = {}  # group -> the day's hourly points
         self.hour_offsets: dict[str, dict[str, int]] = {}
 
     def applies(self, partition: int, offset: int) -> bool:
@@ -231,10 +295,10 @@ class RollupDoc:
         out = {
             "org_id": k.org, "granularity": k.granularity, "bucket": k.bucket, "kind": k.kind,
             "offsets": {str(p): o for p, o in sorted(self.offsets.items())},
-            "groups": {g: s.to_json(with_percentiles=view) for g, s in self.groups.items()},
+            "groups": {g: s.to_json(with_percentiles=view, dense=view) for g, s in self.groups.items()},
         }
         if view:
-            out["hours"] = self.hours
+            out["series"] = {g: s.text for g, s in self.series.items()}
             out["hour_offsets"] = self.hour_offsets
         return out
 
@@ -246,15 +310,19 @@ class RollupDoc:
         self.offsets = dict(full.offsets)
 
     def project_hour(self, full: RollupDoc) -> None:
-        """Set this view's figures of the hour of ``full`` (an hour document of its day)."""
+        """Set this view's points of the hour of ``full`` (an hour document of its day)."""
         prefix = f"{self.view_dim}::"
         cut = len(prefix)
-        hour = str(full.key.bucket)
         tokens = self.view_dim in TOKEN_DIMS
-        # Stored as the API shows it: a series point is this plus its timestamp.
-        self.hours[hour] = {g[cut:]: s.public(tokens=tokens, rounded=True)
-                            for g, s in full.groups.items() if g.startswith(prefix)}
-        self.hour_offsets[hour] = {str(p): o for p, o in sorted(full.offsets.items())}
+        hour = full.key.bucket
+        shown = {g[cut:]: s.public(tokens=tokens, rounded=True)
+                 for g, s in full.groups.items() if g.startswith(prefix)}
+        for group in shown.keys() | self.series.keys():
+            series = self.series.get(group)
+            if series is None:
+                series = self.series[group] = DaySeries(self.key.bucket, tokens)
+            series.set_hour(hour, shown.get(group))
+        self.hour_offsets[str(hour)] = {str(p): o for p, o in sorted(full.offsets.items())}
 
     def hour_current(self, full: RollupDoc) -> bool:
         """Whether this view holds the hour of ``full`` as it is now."""
@@ -266,6 +334,16 @@ class RollupDoc:
         groups = {g: Stats.from_json(s) for g, s in (source.get("groups") or {}).items()}
         offsets = {int(p): int(o) for p, o in (source.get("offsets") or {}).items()}
         doc = cls(key, groups, offsets)
-        doc.hours = source.get("hours") or {}
-        doc.hour_offsets = source.get("hour_offsets") or {}
+        tokens = doc.view_dim in TOKEN_DIMS
+        texts = view_series(source, tokens)
+        doc.series = {g: DaySeries(key.bucket, tokens, text) for g, text in texts.items()}
+        doc.hour_offsets = {h: dict(o) for h, o in (source.get("hour_offsets") or {}).items()}
         return doc
+
+
+def view_series(source: dict[str, Any], tokens: bool) -> dict[str, str]:
+    """A view document's ``series`` (group -> JSON text of the day's hourly points)."""
+    series = source.get("series")
+    if series is None and source.get("hours"):
+        return legacy_series(source["bucket"], source["hours"], tokens)
+    return series or {}

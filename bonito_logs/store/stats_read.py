@@ -5,10 +5,12 @@ dim when the filters are on the grouped dimension itself (``direct``: one stored
 group per point), else the finest ``cell`` (or ``model_cell``) groups, merged.
 
 A direct hourly or daily series reads the dim's day views: one document per day
-holding every hour's figures and the day's histograms. Anything else reads the
-``full`` documents of its interval. Totals always merge the coarsest histograms
-that tile the range exactly (whole days, then hours, then minutes at the edges),
-so a 30-day period merges ~30 day histograms, not 720 hour ones.
+holding each group's 24 hourly points as the JSON text of the answer (spliced in
+without being parsed) and the day's histograms. Anything else reads the ``full``
+documents of its interval. Totals always merge the coarsest histograms that tile
+the range exactly (whole days, then hours, then minutes at the edges), so a
+30-day period merges ~30 day histograms, not 720 hour ones; view days keep theirs
+dense, so each merge is one slice addition (``Tally``).
 
 Every request carries the org's term filter and ``routing=org``.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -31,19 +34,22 @@ from bonito_logs.store.rollup_docs import (
     COST_SCALE,
     FULL,
     STEP_MS,
-    Stats,
     ceil_ms,
     floor_ms,
     indices_between,
     iso_ms,
     split_key,
     view_kind,
+    view_series,
+    zero_point,
 )
 from bonito_logs.store.stats_request import StatsRequest
+from bonito_logs.store.stats_tally import Tally
 
 Ranges = dict[str, list[tuple[int, int]]]  # granularity -> [start, end) ranges
 Select = Callable[[str, str], str | None]  # (part, stored group) -> output group, None: skip
 _COARSER = {"minute": "hour", "hour": "day"}
+DAY_MS, HOUR_MS = STEP_MS["day"], STEP_MS["hour"]
 
 
 @dataclass(frozen=True)
@@ -127,34 +133,19 @@ def _groups(doc: dict[str, Any], dim: str,
                 yield part, group, data
 
 
-def _merged(held: Stats | None, data: dict[str, Any]) -> Stats:
-    stats = Stats.from_json(data, with_histogram=False)
-    return stats if held is None else held.merge(stats)
+def _add(acc: dict[str, Tally], key: str, data: dict[str, Any]) -> None:
+    held = acc.get(key)
+    if held is None:
+        held = acc[key] = Tally()
+    held.add_json(data)
 
 
-def _merge_into(acc: dict[str, Stats], key: str, data: dict[str, Any]) -> None:
-    acc[key] = _merged(acc.get(key), data)
-
-
-def _as_stats(held: Stats | dict[str, Any]) -> Stats:
-    return Stats.from_json(held, with_histogram=False) if isinstance(held, dict) else held
-
-
-def _raw_point(data: dict[str, Any] | list[Any], tokens: bool, timestamp: str) -> dict[str, Any]:
-    """``point`` of a stored group, without building a Stats (percentiles stored or derived)."""
-    if isinstance(data, list):  # an hour of a view as first stored: [n, e, c, dn, ds, p50, p95, p99]
-        n, e, c, dn, ds, p50, p95, p99 = data[:8]
-        out = {"timestamp": timestamp, "count": n, "errors": e, "error_rate": e / n if n else 0.0,
-               "cost": int(c) / COST_SCALE,
-               "duration_ms": {"avg": ds / dn if dn else None, "p50": p50, "p95": p95, "p99": p99}}
-        if tokens:
-            ti, to, tt = data[8:11] if len(data) > 8 else (0, 0, 0)
-            out["tokens"] = {"input": ti, "output": to, "total": tt}
-        return out
-    n, dn = data["n"], data["dn"]
+def _raw_point(data: dict[str, Any], tokens: bool, timestamp: str) -> dict[str, Any]:
+    """The point of one stored group (percentiles stored, as in views, or derived)."""
     pct = data.get("p")
     if pct is None:
-        return {"timestamp": timestamp, **point(Stats.from_json(data, with_histogram=False), tokens=tokens)}
+        return {"timestamp": timestamp, **Tally().add_json(data).public(tokens=tokens)}
+    n, dn = data["n"], data["dn"]
     out = {"timestamp": timestamp, "count": n, "errors": data["e"], "error_rate": data["e"] / n if n else 0.0,
            "cost": int(data["c"]) / COST_SCALE,
            "duration_ms": {"avg": data["ds"] / dn if dn else None,
@@ -165,9 +156,38 @@ def _raw_point(data: dict[str, Any] | list[Any], tokens: bool, timestamp: str) -
     return out
 
 
-def point(stats: Stats | None, *, tokens: bool) -> dict[str, Any]:
-    """The public figures of a Stats (zeros for an empty bucket)."""
-    return (stats or Stats()).public(tokens=tokens)
+def _render(row: dict[int, dict[str, Any] | Tally], stamps: list[int], iso: list[str],
+            tokens: bool) -> orjson.Fragment:
+    """A group's points (every bucket, zeros when empty) as JSON."""
+    zero = Tally().public(tokens=tokens)
+    figures = []
+    for i, ts in enumerate(stamps):
+        held = row.get(ts)
+        if held is None:
+            figures.append({"timestamp": iso[i], **zero})
+        elif isinstance(held, Tally):
+            figures.append({"timestamp": iso[i], **held.public(tokens=tokens)})
+        else:
+            figures.append(_raw_point(held, tokens, iso[i]))
+    return orjson.Fragment(orjson.dumps(figures))
+
+
+def _hours_within(text: str, day: int, start: int, end: int) -> str:
+    """The points of ``text`` (a day's 24 hours) within ``[start, end)``, joined, no brackets."""
+    if start <= day and day + DAY_MS <= end:
+        return text[1:-1]
+    lo, hi = max(0, (start - day) // HOUR_MS), min(24, (end - day) // HOUR_MS)
+    return orjson.dumps(orjson.loads(text)[lo:hi]).decode()[1:-1] if lo < hi else ""
+
+
+def _zero_hours(day: int, start: int, end: int, tokens: bool) -> str:
+    """Zero points for the hours of ``day`` within ``[start, end)``, joined, no brackets."""
+    return _zero_span(max(day, start), min(day + DAY_MS, end), tokens)
+
+
+@lru_cache(maxsize=1024)  # whole days, mostly: ~3 KB each
+def _zero_span(first: int, last: int, tokens: bool) -> str:
+    return ",".join(zero_point(iso_ms(ms), tokens) for ms in range(first, last, HOUR_MS))
 
 
 class StatsReader:
@@ -219,8 +239,8 @@ class StatsReader:
             out.append([hit["_source"] for hit in answer.get("hits", {}).get("hits", [])])
         return out
 
-    async def _from_full(self, org: str, req: StatsRequest, the_plan: Plan,
-                         points: dict[str, dict[int, Any]], totals: dict[str, Stats]) -> None:
+    async def _from_full(self, org: str, req: StatsRequest, the_plan: Plan, tokens: bool,
+                         stamps: list[int]) -> tuple[dict[str, orjson.Fragment], dict[str, Tally]]:
         """Points from the full documents of the interval; totals from the coarsest
         full documents that tile the range."""
         tiles = cover(req.start_ms, req.end_ms, req.interval)
@@ -229,6 +249,8 @@ class StatsReader:
         wanted += [(FULL, g, r) for g, r in tiles.items()]
         found = await self.fetch(org, wanted)
         select, dim, parts = the_plan.select, the_plan.dim, the_plan.parts
+        points: dict[str, dict[int, dict[str, Any] | Tally]] = {}
+        totals: dict[str, Tally] = {}
         for doc in found[0]:
             bucket = doc["bucket"]
             in_edges = any(a <= bucket < b for a, b in edges)
@@ -238,102 +260,107 @@ class StatsReader:
                     continue
                 row = points.setdefault(out, {})
                 held = row.get(bucket)
-                # One stored group per point (the usual case) stays its raw dict.
-                row[bucket] = data if held is None else _merged(_as_stats(held), data)
+                # One stored group per point (the usual case) stays its stored dict.
+                if held is None:
+                    row[bucket] = data
+                else:
+                    row[bucket] = (held if isinstance(held, Tally) else Tally().add_json(held)).add_json(data)
                 if in_edges:
-                    _merge_into(totals, out, data)
+                    _add(totals, out, data)
         for docs in found[1:]:
             for doc in docs:
                 for part, group, data in _groups(doc, dim, parts):
                     out = select(part, group)
                     if out is not None:
-                        _merge_into(totals, out, data)
+                        _add(totals, out, data)
+        iso = [iso_ms(ts) for ts in stamps]
+        return {g: _render(row, stamps, iso, tokens) for g, row in points.items()}, totals
 
-    async def _from_views(self, org: str, req: StatsRequest, the_plan: Plan,
-                          points: dict[str, dict[int, Any]], totals: dict[str, Stats]) -> None:
+    async def _from_views(self, org: str, req: StatsRequest, the_plan: Plan, tokens: bool,
+                          stamps: list[int]) -> tuple[dict[str, orjson.Fragment], dict[str, Tally]]:
         """Hours and days of a view dim from its day views (one document per day); the
-        totals of whole days from their histograms, of partial days from hour documents."""
+        totals of whole days from their dense histograms, of partial days from hour
+        documents. Hourly points are the views' stored JSON, spliced without parsing."""
         a, b = req.start_ms, req.end_ms
-        tiles = cover(a, b, req.interval)
-        whole_days = tiles.get("day", [])
-        edges = tiles.get("hour", [])
-        wanted = [(view_kind(the_plan.dim), "day", [(floor_ms(a, "day"), ceil_ms(b, "day"))])]
+        edges = cover(a, b, req.interval).get("hour", [])
+        first_day, last_day = floor_ms(a, "day"), ceil_ms(b, "day")
+        wanted = [(view_kind(the_plan.dim), "day", [(first_day, last_day)])]
         if edges:
             wanted.append((FULL, "hour", edges))
         found = await self.fetch(org, wanted)
         select = the_plan.select
         by_day = req.interval == "day"
+        days: dict[str, dict[int, Any]] = {}  # group -> day -> its points (text) or figures
+        totals: dict[str, Tally] = {}
         for doc in found[0]:
             day = doc["bucket"]
+            whole = a <= day and day + DAY_MS <= b
             if not by_day:
-                for hour, groups in doc["hours"].items():
-                    ms = int(hour)
-                    if a <= ms < b:
-                        for group, data in groups.items():
-                            out = select("", group)
-                            if out is not None:
-                                points.setdefault(out, {})[ms] = data
-            if any(x <= day < y for x, y in whole_days):
+                for group, text in view_series(doc, tokens).items():
+                    out = select("", group)
+                    if out is not None:
+                        days.setdefault(out, {})[day] = _hours_within(text, day, a, b)
+            if whole:
                 for group, data in doc["groups"].items():
                     out = select("", group)
                     if out is not None:
                         if by_day:
-                            points.setdefault(out, {})[day] = data
-                        _merge_into(totals, out, data)
+                            days.setdefault(out, {})[day] = data
+                        _add(totals, out, data)
         for docs in found[1:]:
             for doc in docs:
                 for part, group, data in _groups(doc, the_plan.dim):
                     out = select(part, group)
                     if out is not None:
-                        _merge_into(totals, out, data)
+                        _add(totals, out, data)
+        if by_day:
+            iso = [iso_ms(ts) for ts in stamps]
+            return {g: _render(row, stamps, iso, tokens) for g, row in days.items()}, totals
+        rows = {}
+        for group, pieces in days.items():
+            texts = [pieces.get(day) or _zero_hours(day, a, b, tokens)
+                     for day in range(first_day, last_day, DAY_MS)]
+            rows[group] = orjson.Fragment(f"[{','.join(t for t in texts if t)}]")
+        return rows, totals
 
-    async def series(self, org: str, req: StatsRequest) -> dict[str, Any]:
-        """A time series per group, every bucket present, plus totals per group and overall."""
-        step = STEP_MS[req.interval]
-        stamps = list(range(req.start_ms, req.end_ms, step))
+    async def series_json(self, org: str, req: StatsRequest) -> bytes:
+        """``GET /api/logs/stats``: a time series per group, every bucket present, plus
+        totals per group and overall, as JSON."""
+        stamps = list(range(req.start_ms, req.end_ms, STEP_MS[req.interval]))
         tokens = req.group_by in ("model", "provider")
         the_plan = plan(req)
-        points: dict[str, dict[int, Stats]] = {}
-        totals: dict[str, Stats] = {}
+        rows: dict[str, orjson.Fragment] = {}
+        totals: dict[str, Tally] = {}
         if the_plan is not None:
-            if the_plan.direct and req.interval != "minute":
-                await self._from_views(org, req, the_plan, points, totals)
-            else:
-                await self._from_full(org, req, the_plan, points, totals)
-        overall = Stats()
-        for stats in totals.values():
-            overall.merge(stats)
-        order = sorted(points, key=lambda g: (-(totals[g].n if g in totals else 0), g))
-        iso = [iso_ms(ts) for ts in stamps]
-        zero = point(None, tokens=tokens)  # shared by every empty bucket (read-only)
+            read = self._from_views if the_plan.direct and req.interval != "minute" else self._from_full
+            rows, totals = await read(org, req, the_plan, tokens, stamps)
+        overall = Tally()
+        for tally in totals.values():
+            overall.merge(tally)
+        groups = sorted(rows.keys() | totals.keys(), key=lambda g: (-(totals[g].n if g in totals else 0), g))
+        zero = None
         series = []
-        for group in order:
-            row = points[group]
-            figures = []
-            for i, ts in enumerate(stamps):
-                held = row.get(ts)
-                if held is None:
-                    figures.append({"timestamp": iso[i], **zero})
-                elif isinstance(held, dict) and "count" in held:  # a view's hour, as shown
-                    figures.append({"timestamp": iso[i], **held})
-                elif isinstance(held, dict | list):
-                    figures.append(_raw_point(held, tokens, iso[i]))
-                else:
-                    figures.append({"timestamp": iso[i], **point(held, tokens=tokens)})
-            series.append({
-                "group": group if req.group_by else None,
-                "points": figures,
-                "totals": point(totals.get(group), tokens=tokens),
-            })
-        return {
+        for group in groups:
+            points = rows.get(group)
+            if points is None:  # counted in the totals, no points stored (a view catching up)
+                zero = zero or _render({}, stamps, [iso_ms(ts) for ts in stamps], tokens)
+                points = zero
+            held = totals.get(group) or Tally()
+            series.append({"group": group if req.group_by else None, "points": points,
+                           "totals": held.public(tokens=tokens)})
+        return orjson.dumps({
             "start": iso_ms(req.start_ms), "end": iso_ms(req.end_ms), "interval": req.interval,
             "group_by": req.group_by,
             "filters": {"log_types": list(req.log_types) or None,
                         "severities": list(req.severities) or None},
             "buckets": len(stamps),
             "series": series,
-            "totals": point(overall, tokens=tokens),
-        }
+            "totals": overall.public(tokens=tokens),
+        })
+
+    async def series(self, org: str, req: StatsRequest) -> dict[str, Any]:
+        """``series_json``, parsed."""
+        return orjson.loads(await self.series_json(org, req))
 
     async def summary(self, org: str, now_ms: int) -> dict[str, Any]:
         """Rolling last 1 h, 24 h and 7 d (ending with the current minute), each with the
@@ -352,7 +379,7 @@ class StatsReader:
         found = await self.fetch(org, requests)
         docs = [(granularity, doc) for (_, granularity, _), batch in zip(requests, found, strict=True)
                 for doc in batch]
-        by_dim: dict[str, dict[str, Stats]] = {}
+        by_dim: dict[str, dict[str, Tally]] = {}
         for name, tiling in tiles.items():
             accs = {dim: by_dim.setdefault(f"{dim}@{name}", {}) for dim in SUMMARY_DIMS}
             for granularity, doc in docs:
@@ -363,11 +390,11 @@ class StatsReader:
                     dim, _, group = split_key(key)
                     acc = accs.get(dim)
                     if acc is not None:
-                        _merge_into(acc, group, data)
+                        _add(acc, group, data)
         windows = {}
         for name, _ in WINDOWS:
-            current = by_dim[f"total@{name}"].get("") or Stats()
-            previous = by_dim[f"total@{name}:previous"].get("") or Stats()
+            current = by_dim[f"total@{name}"].get("") or Tally()
+            previous = by_dim[f"total@{name}:previous"].get("") or Tally()
             now_fig, before = _headline(current), _headline(previous)
             events = by_dim[f"event_type@{name}"]
             models = by_dim[f"model@{name}"]
@@ -402,7 +429,7 @@ def _union(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _headline(stats: Stats) -> dict[str, Any]:
+def _headline(stats: Tally) -> dict[str, Any]:
     return {"count": stats.n, "errors": stats.e,
             "error_rate": stats.e / stats.n if stats.n else 0.0,
             "cost": stats.c / COST_SCALE, "p95_duration_ms": stats.percentiles()[1]}

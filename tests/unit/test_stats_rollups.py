@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from bonito_logs.config import Settings
@@ -16,6 +17,7 @@ from bonito_logs.store.rollup_docs import (
     ceil_ms,
     cost_units,
     floor_ms,
+    iso_ms,
     stats_index,
     targets,
     to_ms,
@@ -61,7 +63,8 @@ class FakeStore:
             else:
                 self.seq += 1
                 # through JSON and back, as OpenSearch would store it
-                source = RollupDoc.from_source(key, entry.doc.to_source()).to_source()
+                source = orjson.loads(orjson.dumps(entry.doc.to_source()))
+                source = orjson.loads(orjson.dumps(RollupDoc.from_source(key, source).to_source()))
                 self.docs[key] = (source, self.seq)
                 results.append(WriteResult("stored", self.seq, 1))
         return results
@@ -161,12 +164,15 @@ async def test_a_crash_between_writes_replays_exactly():
     view = store.docs[day.views()[1]][0]  # log_type
     assert view["offsets"] == store.docs[day][0]["offsets"] == {"0": 159}
     assert view["groups"]["gateway"]["n"] == 40 and view["groups"]["agent"]["n"] == 20
-    assert "r" in view["groups"]["gateway"] and view["groups"]["gateway"]["p"][0] is not None
-    hour = str(floor_ms(to_ms(noon), "hour"))
-    shown = view["hours"][hour]["gateway"]  # as the API shows a point, but its timestamp
+    assert "d" in view["groups"]["gateway"] and view["groups"]["gateway"]["p"][0] is not None
+    hour = floor_ms(to_ms(noon), "hour")
+    points = orjson.loads(view["series"]["gateway"])  # the day's hours, as the API shows them
+    assert len(points) == 24 and points[12]["timestamp"] == iso_ms(hour)
+    shown = points[12]
     assert (shown["count"], shown["errors"], shown["error_rate"]) == (40, 8, 0.2)
-    assert set(shown) == {"count", "errors", "error_rate", "cost", "duration_ms"}
-    assert view["hour_offsets"][hour] == {"0": 159}
+    assert set(shown) == {"timestamp", "count", "errors", "error_rate", "cost", "duration_ms"}
+    assert points[11]["count"] == points[13]["count"] == 0
+    assert view["hour_offsets"][str(hour)] == {"0": 159}
 
 
 async def test_a_document_changed_by_another_writer_is_a_conflict():
@@ -191,13 +197,14 @@ async def test_a_view_behind_its_hour_is_projected_again():
     view_key = DocKey(ORG, "day", floor_ms(to_ms(T0), "day")).views()[0]
     hour = str(floor_ms(to_ms(T0), "hour"))
     source, seq = store.docs[view_key]
-    store.docs[view_key] = ({**source, "hours": {}, "hour_offsets": {hour: {"0": 101}}}, seq)
+    store.docs[view_key] = ({**source, "series": {}, "hour_offsets": {hour: {"0": 101}}}, seq)
     fresh = RollupBuffer(store, SETTINGS)
     await fresh.apply(_records(5))  # all already counted...
     assert fresh.counters["records_already_counted"] == 5
     assert fresh.dirty_count >= 1  # ...but the stale view is projected again
     await fresh.flush()
-    assert store.docs[view_key][0]["hours"][hour][""]["count"] == 5
+    points = orjson.loads(store.docs[view_key][0]["series"][""])
+    assert sum(p["count"] for p in points) == 5
 
 
 async def test_records_of_expired_months_are_skipped_and_their_indices_deleted():

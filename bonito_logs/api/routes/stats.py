@@ -148,7 +148,8 @@ STATS_SUMMARY: dict[str, Any] = {
                             {"$ref": "#/components/schemas/Error"})})
 async def get_stats(request: Request, principal: Principal) -> Response:
     query = parse_stats_request(request.query_params.multi_items())
-    return OrjsonResponse(await services(request).stats.series(principal.org_id, query))
+    return Response(await services(request).stats.series_json(principal.org_id, query),
+                    media_type="application/json")
 
 
 @operation("GET", "/api/logs/stats/summary", tag="stats", role="viewer",
