@@ -21,6 +21,7 @@ bytes of bucket/count pairs for the dense histograms of busy days.
 from __future__ import annotations
 
 import math
+import operator
 import sys
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
@@ -231,7 +232,7 @@ class DenseSum:
         end = start + len(seg)
         if end > len(counts):
             counts.extend([0] * (end - len(counts)))
-        counts[start:end] = map(int.__add__, counts[start:end], seg)
+        counts[start:end] = map(operator.add, counts[start:end], seg)
 
     def percentiles(self, ps: Iterable[float] = PERCENTILES, *,
                     lo: float | None = None, hi: float | None = None) -> list[float | None]:
