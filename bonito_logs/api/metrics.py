@@ -2,14 +2,15 @@
 
 Request metrics are labelled by route *template* (``/api/logs/{record_id}``), never
 the raw path, so ids do not explode cardinality. Worker counters come from the
-heartbeat documents of live workers; lag from the indexer group's committed offsets.
+heartbeat documents of live workers (the aggregator's from the workers that run it);
+lag from the indexer and aggregator groups' committed offsets.
 Each app has its own registry, so several apps (tests) can live in one process.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -35,6 +36,24 @@ WORKER_COUNTERS: dict[str, tuple[str, str]] = {
     "dlq_records": ("dlq_records", "records sent to the dead-letter topic"),
     "retries": ("retries", "bulk retries after a retryable failure"),
     "decode_errors": ("decode_errors", "records that could not be decoded"),
+}
+
+# heartbeat aggregator counter (status.AGGREGATOR_COUNTERS) → (metric name stem, help)
+ROLLUP_COUNTERS: dict[str, tuple[str, str]] = {
+    "records_seen": ("rollup_records_seen", "records the aggregator fetched from Kafka"),
+    "records_applied": ("rollup_records_applied", "records the aggregator counted in the rollups"),
+    "records_already_counted": ("rollup_records_already_counted",
+                                "replayed records the rollups already held (skipped)"),
+    "records_past_retention": ("rollup_records_past_retention",
+                               "records of months past the stats retention (skipped)"),
+    "decode_errors": ("rollup_decode_errors", "records the aggregator could not decode (skipped)"),
+    "documents_read": ("rollup_documents_read", "rollup documents read from OpenSearch"),
+    "documents_written": ("rollup_documents_written", "rollup documents written to OpenSearch"),
+    "documents_rejected": ("rollup_documents_rejected",
+                           "rollup documents OpenSearch refused for good (their records are lost)"),
+    "conflicts": ("rollup_conflicts", "rollup flushes that met a version conflict"),
+    "rewinds": ("rollup_rewinds", "times the aggregator dropped its buffer and rewound to the last commit"),
+    "failures": ("rollup_failures", "aggregator batches that failed unexpectedly"),
 }
 
 
@@ -80,33 +99,24 @@ class PipelineCollector(Collector):
         if snapshot is None:
             return
         yield from worker_families(snapshot.workers)
-        yield from lag_families(snapshot.lag)
+        yield from rollup_families(snapshot.aggregators)
+        yield from lag_families(snapshot.lag, "indexer")
+        yield from lag_families(snapshot.aggregator_lag, "aggregator")
 
 
 def worker_families(workers: list[dict[str, Any]]) -> Iterator[Metric]:
-    live = GaugeMetricFamily("bonito_workers_live", "indexer workers with a heartbeat in the last 30 s")
+    live = GaugeMetricFamily("bonito_workers_live", "stream workers with a recent heartbeat")
     live.add_metric([], len(workers))
     yield live
-    for key, (stem, help_text) in WORKER_COUNTERS.items():
-        per_worker = CounterMetricFamily(f"bonito_worker_{stem}", f"{help_text}, per worker",
-                                         labels=["worker"])
-        total = GaugeMetricFamily(f"bonito_workers_{stem}",
-                                  f"{help_text}, summed over live workers (drops when a worker leaves)")
-        sum_value = 0.0
-        for worker in workers:
-            value = _number(worker, key)
-            per_worker.add_metric([str(worker.get("worker_id"))], value)
-            sum_value += value
-        total.add_metric([], sum_value)
-        yield per_worker
-        yield total
+    yield from counter_families(WORKER_COUNTERS, workers, lambda worker: worker.get("counters"))
     bulk = SummaryMetricFamily("bonito_worker_bulk_seconds", "time spent in bulk requests, per worker",
                                labels=["worker"])
     bulk_total = SummaryMetricFamily("bonito_workers_bulk_seconds",
                                      "time spent in bulk requests, summed over live workers")
     count_sum, seconds_sum = 0.0, 0.0
     for worker in workers:
-        count, seconds = _number(worker, "bulk_requests"), _number(worker, "bulk_seconds_sum")
+        counters = worker.get("counters")
+        count, seconds = _number(counters, "bulk_requests"), _number(counters, "bulk_seconds_sum")
         bulk.add_metric([str(worker.get("worker_id"))], count_value=count, sum_value=seconds)
         count_sum += count
         seconds_sum += seconds
@@ -115,13 +125,43 @@ def worker_families(workers: list[dict[str, Any]]) -> Iterator[Metric]:
     yield bulk_total
 
 
-def lag_families(lag: dict[str, Any]) -> Iterator[Metric]:
-    known = GaugeMetricFamily("bonito_indexer_lag_known",
-                              "1 when the indexer's consumer lag could be read from Kafka")
+def rollup_families(aggregators: list[dict[str, Any]]) -> Iterator[Metric]:
+    """The aggregator's counters, from the live workers whose heartbeat has them."""
+    live = GaugeMetricFamily("bonito_aggregator_workers_live",
+                             "live workers that run the aggregator")
+    live.add_metric([], len(aggregators))
+    yield live
+    yield from counter_families(ROLLUP_COUNTERS, aggregators,
+                                lambda worker: (worker.get("aggregator") or {}).get("counters"))
+
+
+def counter_families(names: dict[str, tuple[str, str]], workers: list[dict[str, Any]],
+                     counters_of: Callable[[dict[str, Any]], Any]) -> Iterator[Metric]:
+    """Per counter, ``bonito_worker_<stem>`` per worker and ``bonito_workers_<stem>`` summed."""
+    for key, (stem, help_text) in names.items():
+        per_worker = CounterMetricFamily(f"bonito_worker_{stem}", f"{help_text}, per worker",
+                                         labels=["worker"])
+        total = GaugeMetricFamily(f"bonito_workers_{stem}",
+                                  f"{help_text}, summed over live workers (drops when a worker leaves)")
+        sum_value = 0.0
+        for worker in workers:
+            value = _number(counters_of(worker), key)
+            per_worker.add_metric([str(worker.get("worker_id"))], value)
+            sum_value += value
+        total.add_metric([], sum_value)
+        yield per_worker
+        yield total
+
+
+def lag_families(lag: dict[str, Any], component: str) -> Iterator[Metric]:
+    """``bonito_<component>_lag_known`` and ``..._lag_records`` per partition."""
+    known = GaugeMetricFamily(f"bonito_{component}_lag_known",
+                              f"1 when the {component}'s consumer lag could be read from Kafka")
     known.add_metric([], 1 if lag.get("status") == "ok" else 0)
     yield known
     per_partition = GaugeMetricFamily(
-        "bonito_indexer_lag_records", "records not yet committed by the indexer group, per partition",
+        f"bonito_{component}_lag_records",
+        f"records not yet committed by the {component} group, per partition",
         labels=["topic", "group", "partition"],
     )
     for row in lag.get("partitions", []):
@@ -130,8 +170,8 @@ def lag_families(lag: dict[str, Any]) -> Iterator[Metric]:
     yield per_partition
 
 
-def _number(worker: dict[str, Any], key: str) -> float:
-    value = (worker.get("counters") or {}).get(key, 0)
+def _number(counters: Any, key: str) -> float:
+    value = counters.get(key, 0) if isinstance(counters, dict) else 0
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 

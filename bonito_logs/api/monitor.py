@@ -1,5 +1,5 @@
 """What ``/health`` and ``/metrics`` report: Kafka and OpenSearch reachability, the
-indexer's consumer lag and the live workers' heartbeats.
+indexer's and the aggregator's consumer lag and the live workers' heartbeats.
 
 The API never talks to the workers directly: it reads their committed offsets
 from Kafka and their heartbeat documents from OpenSearch. Lag and heartbeats are
@@ -26,13 +26,26 @@ log = logging.getLogger(__name__)
 MAX_WORKERS = 1000
 
 
+def unknown_lag(group: str | None = None, topic: str | None = None) -> dict[str, Any]:
+    """A consumer group's lag before (or instead of) reading it from Kafka."""
+    return {"status": "unknown", "group": group, "topic": topic, "total": None, "partitions": []}
+
+
 @dataclass
 class Snapshot:
-    """Lag and live workers at one moment."""
+    """Lag and live workers at one moment. ``lag`` is the indexer group's,
+    ``aggregator_lag`` the aggregator group's (the statistics), both of the logs topic
+    and measured against the same end offsets."""
 
     lag: dict[str, Any]
     workers: list[dict[str, Any]] = field(default_factory=list)
     taken_at: float = 0.0
+    aggregator_lag: dict[str, Any] = field(default_factory=unknown_lag)
+
+    @property
+    def aggregators(self) -> list[dict[str, Any]]:
+        """The live workers that run the aggregator (their heartbeat has its section)."""
+        return [w for w in self.workers if isinstance(w.get("aggregator"), dict)]
 
 
 class ClusterMonitor:
@@ -74,24 +87,29 @@ class ClusterMonitor:
             current = self._snapshot
             if current is not None and time.monotonic() - current.taken_at < self._settings.api_monitor_cache_s:
                 return current
-            lag, workers = await asyncio.gather(self._lag(), self._live_workers())
-            self._snapshot = Snapshot(lag=lag, workers=workers, taken_at=time.monotonic())
+            (lag, aggregator_lag), workers = await asyncio.gather(self._lags(), self._live_workers())
+            self._snapshot = Snapshot(lag=lag, workers=workers, taken_at=time.monotonic(),
+                                      aggregator_lag=aggregator_lag)
             return self._snapshot
 
-    async def _lag(self) -> dict[str, Any]:
-        topic, group = self._settings.logs_topic, self._settings.indexer_group
-        out: dict[str, Any] = {"status": "unknown", "group": group, "topic": topic,
-                               "total": None, "partitions": []}
+    async def _lags(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The indexer group's and the aggregator group's lag on the logs topic."""
+        topic = self._settings.logs_topic
+        groups = (self._settings.indexer_group, self._settings.aggregator_group_id)
+        outs = [unknown_lag(group, topic) for group in groups]
         try:
-            rows = await asyncio.wait_for(self._lag_rows(topic, group), self._timeout * 2)
+            rows = await asyncio.wait_for(self._lag_rows(topic, groups), self._timeout * 2)
         except Exception as exc:  # noqa: BLE001
             await self._reset_kafka()
-            out["error"] = _describe(exc)
-            return out
-        out.update(status="ok", partitions=rows, total=sum(row["lag"] for row in rows))
-        return out
+            for out in outs:
+                out["error"] = _describe(exc)
+            return outs[0], outs[1]
+        for out, group_rows in zip(outs, rows, strict=True):
+            out.update(status="ok", partitions=group_rows, total=sum(row["lag"] for row in group_rows))
+        return outs[0], outs[1]
 
-    async def _lag_rows(self, topic: str, group: str) -> list[dict[str, Any]]:
+    async def _lag_rows(self, topic: str, groups: tuple[str, ...]) -> list[list[dict[str, Any]]]:
+        """Per group, one row per partition of ``topic``; one metadata and end-offsets read."""
         admin = await self._admin_client()
         # Metadata for all topics: asking for one by name could auto-create it.
         topics = await admin.describe_topics()
@@ -99,20 +117,23 @@ class ClusterMonitor:
             p["partition"] for t in topics if t["topic"] == topic for p in t["partitions"]
         )
         if not partitions:
-            return []
+            return [[] for _ in groups]
         tps = [TopicPartition(topic, p) for p in partitions]
-        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        commits = [await admin.list_consumer_group_offsets(group, partitions=tps) for group in groups]
         consumer = await self._end_offsets_consumer()
         ends = await consumer.end_offsets(tps)
-        rows = []
-        for tp in tps:
-            meta = committed.get(tp)
-            offset = meta.offset if meta is not None and meta.offset >= 0 else None
-            end = int(ends.get(tp, 0))
-            # No commit yet: the group will start from the beginning, so all of it is lag.
-            rows.append({"partition": tp.partition, "committed": offset, "end": end,
-                         "lag": max(end - (offset or 0), 0)})
-        return rows
+        out = []
+        for committed in commits:
+            rows = []
+            for tp in tps:
+                meta = committed.get(tp)
+                offset = meta.offset if meta is not None and meta.offset >= 0 else None
+                end = int(ends.get(tp, 0))
+                # No commit yet: the group will start from the beginning, so all of it is lag.
+                rows.append({"partition": tp.partition, "committed": offset, "end": end,
+                             "lag": max(end - (offset or 0), 0)})
+            out.append(rows)
+        return out
 
     async def _live_workers(self) -> list[dict[str, Any]]:
         index = f"{self._settings.meta_prefix}workers"

@@ -219,39 +219,85 @@ _COMPONENT_STATUS = {
                    "error": _STRING},
 }
 
+_LAG = {
+    "type": "object",
+    "description": "A consumer group's lag on the logs topic: records not yet committed "
+                   "(a partition the group never committed counts in full).",
+    "required": ["status", "group", "topic", "total", "partitions"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unknown"]},
+        "group": _nullable(_STRING),
+        "topic": _nullable(_STRING),
+        "total": {"type": ["integer", "null"]},
+        "error": _STRING,
+        "partitions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "partition": {"type": "integer"},
+                    "committed": {"type": ["integer", "null"]},
+                    "end": {"type": "integer"},
+                    "lag": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+
+_COUNTS = {"type": "object", "additionalProperties": {"type": "number"}}
+
+_WORKER = {
+    "type": "object",
+    "description": "A live worker's heartbeat document, as it wrote it.",
+    "properties": {
+        "worker_id": _STRING,
+        "host": _STRING,
+        "pid": {"type": "integer"},
+        "started_at": _ISO,
+        "updated_at": _ISO,
+        "partitions": {"type": "array", "items": {"type": "integer"},
+                       "description": "the indexer's partitions"},
+        "counters": {**_COUNTS, "description": "the indexer's counters since the worker started"},
+        "aggregator": {
+            "type": "object",
+            "description": "only when the worker runs the aggregator",
+            "properties": {
+                "partitions": {"type": "array", "items": {"type": "integer"}},
+                "counters": {**_COUNTS, "description": "records_seen, records_applied, "
+                             "records_already_counted, records_past_retention, decode_errors, "
+                             "documents_read, documents_written, documents_rejected, conflicts, "
+                             "rewinds, failures; since the worker started"},
+            },
+        },
+    },
+}
+
 HEALTH: dict[str, Any] = {
     "type": "object",
-    "required": ["status", "kafka", "opensearch", "lag", "workers"],
+    "required": ["status", "kafka", "opensearch", "lag", "aggregator", "workers"],
     "properties": {
-        "status": {"type": "string", "enum": ["ok", "degraded"]},
+        "status": {"type": "string", "enum": ["ok", "degraded"],
+                   "description": "degraded when Kafka or OpenSearch is unreachable; "
+                                  "never because of lag"},
         "kafka": _COMPONENT_STATUS,
         "opensearch": _COMPONENT_STATUS,
-        "lag": {
+        "lag": {**_LAG, "description": "the indexer group's lag: records not yet searchable"},
+        "aggregator": {
             "type": "object",
+            "required": ["lag", "live_workers"],
             "properties": {
-                "status": {"type": "string", "enum": ["ok", "unknown"]},
-                "group": _STRING,
-                "topic": _STRING,
-                "total": {"type": ["integer", "null"]},
-                "partitions": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "partition": {"type": "integer"},
-                            "committed": {"type": ["integer", "null"]},
-                            "end": {"type": "integer"},
-                            "lag": {"type": "integer"},
-                        },
-                    },
-                },
+                "lag": {**_LAG, "description": "the aggregator group's lag: records the "
+                                               "statistics do not count yet"},
+                "live_workers": {"type": "integer",
+                                 "description": "live workers that run the aggregator"},
             },
         },
         "workers": {
             "type": "object",
             "properties": {
                 "live": {"type": "integer"},
-                "items": {"type": "array", "items": {"type": "object"}},
+                "items": {"type": "array", "items": _WORKER},
             },
         },
     },

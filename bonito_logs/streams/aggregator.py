@@ -26,6 +26,8 @@ rather than at-least-once is where the progress is kept:
 Undecodable records are skipped and counted (the indexer dead-letters them; the
 aggregator does not send them twice). Records whose month is past
 ``stats_retention_days`` are skipped too: their rollup index is deleted.
+``counters`` (names in ``status.AGGREGATOR_COUNTERS``) go into the worker's
+heartbeat, and from there to ``/metrics``.
 Faust windows are not used: ``on_window_close`` fires from a wall-clock timer
 and drops windows across partitions in faust-streaming 0.15; flushing from the
 consumer loop keeps every step under the rules above.
@@ -90,6 +92,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self.agent.buffer.reset()
         self.agent._consumed.clear()
         self.agent.partitions = sorted(tp.partition for tp in assigned)
+        self.agent.status.aggregator_partitions = list(self.agent.partitions)
         log.info("aggregator assigned partitions %s", self.agent.partitions)
 
 
@@ -116,6 +119,9 @@ class AggregatorAgent:
     # -- lifecycle ------------------------------------------------------------------------
     async def run(self) -> None:
         s = self.settings
+        # Reported in the heartbeat from now on (not before: a process that does not
+        # run the aggregator has no aggregator section).
+        self.status.aggregator = self.counters
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap,
             group_id=s.aggregator_group_id,

@@ -1,4 +1,11 @@
-"""Unauthenticated operations endpoints: ``/health`` for probes, ``/metrics`` for Prometheus."""
+"""Unauthenticated operations endpoints: ``/health`` for probes, ``/metrics`` for Prometheus.
+
+Only reachability decides ``/health``'s status. Consumer lag, the indexer's (logs not yet
+searchable) and the aggregator's (records the statistics do not count yet), is reported
+but never degrades it: a backlog is not an outage (the API answers from what is stored),
+and a probe that failed on lag would take the API out of rotation while the workers catch
+up. Alert on ``bonito_indexer_lag_records`` and ``bonito_aggregator_lag_records`` instead.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +20,12 @@ from bonito_logs.api.services import services
 
 
 @operation("GET", "/health", tag="operations", role=None,
-           summary="Kafka and OpenSearch reachability, indexer lag and live workers",
-           description="200 `ok` when Kafka and OpenSearch answer, 503 `degraded` otherwise.",
+           summary="Kafka and OpenSearch reachability, indexer and aggregator lag, live workers",
+           description="200 `ok` when Kafka and OpenSearch answer, 503 `degraded` otherwise. "
+                       "`lag` (the indexer's: records not yet searchable) and `aggregator.lag` "
+                       "(records the statistics do not count yet) are reported but never change "
+                       "the status; alert on `bonito_indexer_lag_records` and "
+                       "`bonito_aggregator_lag_records` from `/metrics`.",
            ok=ref("Health"), ok_description="Everything needed is reachable",
            responses={503: ("Kafka or OpenSearch is unreachable", ref("Health"))})
 async def health(request: Request) -> Response:
@@ -28,6 +39,7 @@ async def health(request: Request) -> Response:
         "kafka": kafka,
         "opensearch": opensearch,
         "lag": snapshot.lag,
+        "aggregator": {"lag": snapshot.aggregator_lag, "live_workers": len(snapshot.aggregators)},
         "workers": {"live": len(snapshot.workers), "items": snapshot.workers},
     }
     return JSONResponse(body, status_code=200 if up else 503)
