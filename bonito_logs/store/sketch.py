@@ -181,6 +181,29 @@ def to_dense(hist: Histogram) -> list[int]:
     return [zeros, lo, *counts]
 
 
+def runs_to_dense(runs: Sequence[int] | None) -> list[int]:
+    """``to_dense(from_runs(runs))``, without the dict."""
+    if not runs:
+        return []
+    zeros = first = 0
+    b = runs[0]
+    counts: list[int] = []
+    for c in runs[1:]:
+        if c < 0:  # a gap of -c empty buckets
+            if counts:
+                counts.extend([0] * -c)
+            b -= c
+            continue
+        if b == ZERO_BUCKET:
+            zeros = c
+        else:
+            if not counts:
+                first = b
+            counts.append(c)
+        b += 1
+    return [zeros, first, *counts] if counts else ([zeros] if zeros else [])
+
+
 def from_dense(dense: Sequence[int] | None) -> Histogram:
     out: Histogram = {}
     if not dense:

@@ -133,11 +133,11 @@ def _groups(doc: dict[str, Any], dim: str,
                 yield part, group, data
 
 
-def _add(acc: dict[str, Tally], key: str, data: dict[str, Any]) -> None:
+def _add(acc: dict[str, Tally], key: str, data: dict[str, Any], *, histogram: bool = True) -> None:
     held = acc.get(key)
     if held is None:
         held = acc[key] = Tally()
-    held.add_json(data)
+    held.add_json(data, histogram=histogram)
 
 
 def _raw_point(data: dict[str, Any], tokens: bool, timestamp: str) -> dict[str, Any]:
@@ -379,18 +379,22 @@ class StatsReader:
         found = await self.fetch(org, requests)
         docs = [(granularity, doc) for (_, granularity, _), batch in zip(requests, found, strict=True)
                 for doc in batch]
+        # The summary's groups of each document, picked out once (not once per window).
+        picked = [(granularity, doc["bucket"],
+                   [(dim, group, data) for dim, _, group, data in
+                    ((*split_key(key), data) for key, data in doc["groups"].items())
+                    if dim in SUMMARY_DIMS])
+                  for granularity, doc in docs]
         by_dim: dict[str, dict[str, Tally]] = {}
         for name, tiling in tiles.items():
             accs = {dim: by_dim.setdefault(f"{dim}@{name}", {}) for dim in SUMMARY_DIMS}
-            for granularity, doc in docs:
+            for granularity, bucket, groups in picked:
                 spans = tiling.get(granularity, ())
-                if not any(a <= doc["bucket"] < b for a, b in spans):
+                if not any(a <= bucket < b for a, b in spans):
                     continue
-                for key, data in doc["groups"].items():
-                    dim, _, group = split_key(key)
-                    acc = accs.get(dim)
-                    if acc is not None:
-                        _add(acc, group, data)
+                for dim, group, data in groups:
+                    # Only the total's p95 is shown: other dims skip their histograms.
+                    _add(accs[dim], group, data, histogram=dim == "total")
         windows = {}
         for name, _ in WINDOWS:
             current = by_dim[f"total@{name}"].get("") or Tally()

@@ -27,19 +27,22 @@ class Tally:
         self.ti = self.to = self.tt = 0
         self.hist = sketch.DenseSum()
 
-    def add_json(self, data: dict[str, Any]) -> Tally:
-        """Add a stored group (``Stats.to_json``: histogram dense, as runs or as pairs)."""
+    def add_json(self, data: dict[str, Any], *, histogram: bool = True) -> Tally:
+        """Add a stored group (``Stats.to_json``: histogram dense, as runs or as pairs);
+        ``histogram=False`` when no percentile of this tally will be shown."""
         self.n += data["n"]
         self.e += data["e"]
         self.c += int(data["c"])
         self.dn += data["dn"]
         self.ds += data["ds"]
         self._extremes(data["mn"], data["mx"])
-        dense = data.get("d")
+        dense = data.get("d") if histogram else None
         if dense is not None:
             self.hist.add(dense)
+        elif not histogram:
+            pass
         elif data.get("r"):
-            self.hist.add_histogram(sketch.from_runs(data["r"]))
+            self.hist.add(sketch.runs_to_dense(data["r"]))
         elif data.get("h"):
             self.hist.add_histogram(sketch.from_flat(data["h"]))
         self.ti += data.get("ti", 0)

@@ -124,6 +124,8 @@ def test_dense_sums_give_the_percentiles_of_the_merged_dict_histogram(seed):
     for part in parts:
         sketch.merge_into(whole, part)
     assert sketch.from_dense(sketch.to_dense(whole)) == {b: c for b, c in whole.items() if c}
+    for part in (*parts, whole):
+        assert sketch.runs_to_dense(sketch.to_runs(part)) == sketch.to_dense(part)
     summed = sketch.DenseSum()
     for part in rng.sample(parts, len(parts)):
         summed.add(sketch.to_dense(part))
