@@ -42,13 +42,21 @@ from collections import Counter
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from bonito_logs.config import Settings
 from bonito_logs.schemas import decode
 from bonito_logs.store.bulk import BulkUnavailable
 from bonito_logs.store.rollups import RollupStore, make_stats_client
-from bonito_logs.streams.indexer import Backoff, Stopping
+from bonito_logs.streams.consumer import (
+    BATCH_FETCH_MAX_BYTES,
+    BATCH_PARTITION_FETCH_BYTES,
+    Backoff,
+    Stopping,
+    sleep_or_stop,
+    start_with_retry,
+    worker_consumer,
+)
 from bonito_logs.streams.rollup_buffer import RollupBuffer
 from bonito_logs.streams.status import WorkerStatus
 
@@ -122,15 +130,11 @@ class AggregatorAgent:
         # Reported in the heartbeat from now on (not before: a process that does not
         # run the aggregator has no aggregator section).
         self.status.aggregator = self.counters
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap,
-            group_id=s.aggregator_group_id,
-            client_id=f"bonito-aggregator-{self.status.worker_id}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        self._consumer = worker_consumer(
+            s, group_id=s.aggregator_group_id, role="aggregator", worker_id=self.status.worker_id,
             max_poll_records=s.aggregator_batch_records,
-            fetch_max_bytes=64 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=BATCH_FETCH_MAX_BYTES,
+            max_partition_fetch_bytes=BATCH_PARTITION_FETCH_BYTES,
             # Applying and writing a backlog is CPU work between awaits; on a busy
             # machine a short session would expire in it and every rebalance drops
             # what is held in memory (it is replayed, exactly, but redone).
@@ -142,7 +146,7 @@ class AggregatorAgent:
         housekeeping = asyncio.create_task(self._retention_loop(), name="stats-retention")
         started = False
         try:
-            await self._start_with_retry()
+            await start_with_retry(self._consumer, self._stopping, log)
             started = True
             while not self._stopping.is_set():
                 records = await self._fetch()
@@ -178,17 +182,6 @@ class AggregatorAgent:
         except Exception as exc:  # noqa: BLE001
             log.warning("aggregator stopped with unwritten rollups (%s); they are replayed on start", exc)
 
-    async def _start_with_retry(self) -> None:
-        backoff = Backoff(initial=0.5, cap=5.0)
-        while True:
-            try:
-                await self._consumer.start()
-                return
-            except KafkaError as exc:
-                delay = backoff.next_delay()
-                log.warning("Kafka not reachable (%s); retrying in %.1fs", exc, delay)
-                await self._sleep_or_stop(delay)
-
     async def _shutdown(self) -> None:
         for closer in (self._consumer.stop if self._consumer else None, self._client.close):
             if closer is None:
@@ -199,11 +192,7 @@ class AggregatorAgent:
                 log.exception("error while shutting down the aggregator")
 
     async def _sleep_or_stop(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
-        raise Stopping
+        await sleep_or_stop(self._stopping, seconds)
 
     async def _retention_loop(self) -> None:
         while True:

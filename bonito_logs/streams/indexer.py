@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,31 +32,19 @@ from bonito_logs.errors import BonitoError
 from bonito_logs.schemas import decode
 from bonito_logs.store import index_for, make_client, to_document
 from bonito_logs.store.bulk import BulkItem, BulkUnavailable, Outcome, bulk_index
+from bonito_logs.streams.consumer import (
+    BATCH_FETCH_MAX_BYTES,
+    BATCH_PARTITION_FETCH_BYTES,
+    Backoff,
+    Stopping,
+    sleep_or_stop,
+    start_with_retry,
+    worker_consumer,
+)
 from bonito_logs.streams.dlq import DeadLetter, DeadLetterWriter
 from bonito_logs.streams.status import WorkerStatus
 
 log = logging.getLogger(__name__)
-
-
-class Stopping(Exception):
-    """Raised inside a batch when the agent is asked to stop: the batch is not committed."""
-
-
-@dataclass
-class Backoff:
-    """Capped exponential backoff with full jitter."""
-
-    initial: float = 0.2
-    cap: float = 10.0
-    attempt: int = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.cap, self.initial * (2 ** self.attempt))
-        self.attempt += 1
-        return random.uniform(delay / 2, delay)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass
@@ -110,22 +97,18 @@ class IndexerAgent:
         s = self.settings
         self._client = make_client(s)
         self._dlq = DeadLetterWriter(s, self.status)
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap,
-            group_id=s.indexer_group,
-            client_id=f"bonito-indexer-{self.status.worker_id}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        self._consumer = worker_consumer(
+            s, group_id=s.indexer_group, role="indexer", worker_id=self.status.worker_id,
             max_poll_records=s.indexer_batch_records,
-            fetch_max_bytes=64 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=BATCH_FETCH_MAX_BYTES,
+            max_partition_fetch_bytes=BATCH_PARTITION_FETCH_BYTES,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
             max_poll_interval_ms=600_000,
         )
         self._consumer.subscribe([s.logs_topic], listener=_Revocations(self))
         try:
-            await self._start_with_retry()
+            await start_with_retry(self._consumer, self._stopping, log)
             await self._dlq.start()
             while not self._stopping.is_set():
                 batch = await self._fetch()
@@ -148,17 +131,6 @@ class IndexerAgent:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def _start_with_retry(self) -> None:
-        backoff = Backoff(initial=0.5, cap=5.0)
-        while True:
-            try:
-                await self._consumer.start()
-                return
-            except KafkaError as exc:
-                delay = backoff.next_delay()
-                log.warning("Kafka not reachable (%s); retrying in %.1fs", exc, delay)
-                await self._sleep_or_stop(delay)
-
     async def _shutdown(self) -> None:
         for closer in (self._consumer.stop if self._consumer else None,
                        self._dlq.stop if self._dlq else None,
@@ -171,11 +143,7 @@ class IndexerAgent:
                 log.exception("error while shutting down the indexer")
 
     async def _sleep_or_stop(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
-        raise Stopping
+        await sleep_or_stop(self._stopping, seconds)
 
     # -- one batch ----------------------------------------------------------------------
     async def _fetch(self) -> _Batch:

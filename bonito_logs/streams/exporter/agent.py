@@ -33,6 +33,7 @@ from bonito_logs.config import Settings
 from bonito_logs.export_queue import decode_request, ensure_exports_topic
 from bonito_logs.store.export_files import ExportFiles
 from bonito_logs.store.exports import ExportJob, ExportStore, now
+from bonito_logs.streams.consumer import worker_consumer
 from bonito_logs.streams.exporter.housekeeping import housekeeping_pass
 from bonito_logs.streams.exporter.lease import Claim, JobLease, claim
 from bonito_logs.streams.exporter.notify import deliver_pending_email
@@ -92,10 +93,9 @@ class ExporterAgent:
         self._client = make_export_client(s)
         self.store = ExportStore(self._client, s)
         self.files = ExportFiles.for_settings(s)
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap, group_id=s.exports_group,
-            client_id=f"bonito-exporter-{self.worker_id}", enable_auto_commit=False,
-            auto_offset_reset="earliest", max_poll_records=500,
+        self._consumer = worker_consumer(
+            s, group_id=s.exports_group, role="exporter", worker_id=self.worker_id,
+            max_poll_records=500,
             session_timeout_ms=10_000, heartbeat_interval_ms=3_000, max_poll_interval_ms=300_000)
         try:
             if not await self._until_ready():

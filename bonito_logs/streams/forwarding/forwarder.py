@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import (
     CommitFailedError,
     IllegalStateError,
@@ -44,6 +44,7 @@ from bonito_logs.connectors import RetryPolicy
 from bonito_logs.forward_topics import ensure_integration_topics, group_id, replay_topic
 from bonito_logs.schemas import decode
 from bonito_logs.store.integrations import Integration
+from bonito_logs.streams.consumer import worker_consumer
 from bonito_logs.streams.forwarding.controls import ForwarderControls
 from bonito_logs.streams.forwarding.delivery import Abandoned, Delivery, Item, Stopping
 from bonito_logs.streams.forwarding.state import ForwarderState
@@ -138,11 +139,9 @@ class Forwarder(ForwarderControls):
         while not self._stop.is_set():
             try:
                 await ensure_integration_topics(s, self.integration.integration_id)
-                self._consumer = AIOKafkaConsumer(
-                    bootstrap_servers=s.kafka_bootstrap,
-                    group_id=group_id(s, self.integration.integration_id),
-                    client_id=f"bonito-fwd-{self.worker_id}",
-                    enable_auto_commit=False,
+                self._consumer = worker_consumer(
+                    s, group_id=group_id(s, self.integration.integration_id), role="fwd",
+                    worker_id=self.worker_id,
                     auto_offset_reset="none",  # a partition without a commit is positioned by us
                     max_poll_records=s.forward_batch_records,
                     max_partition_fetch_bytes=s.forward_fetch_bytes,
