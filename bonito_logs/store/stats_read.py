@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from opensearchpy import AsyncOpenSearch
@@ -50,6 +50,16 @@ Ranges = dict[str, list[tuple[int, int]]]  # granularity -> [start, end) ranges
 Select = Callable[[str, str], str | None]  # (part, stored group) -> output group, None: skip
 _COARSER = {"minute": "hour", "hour": "day"}
 DAY_MS, HOUR_MS = STEP_MS["day"], STEP_MS["hour"]
+
+
+class Want(NamedTuple):
+    """Rollup documents to read: of a kind and granularity with buckets in ``ranges``;
+    ``groups``: only the groups whose keys start with one of these (all when empty)."""
+
+    kind: str
+    granularity: str
+    ranges: list[tuple[int, int]]
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,7 +136,7 @@ def _groups(doc: dict[str, Any], dim: str,
             parts: tuple[str, ...] = ("",)) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """``(part, group, stats)`` of the document's groups of ``dim`` and ``parts``."""
     prefix = f"{dim}:"
-    for key, data in doc["groups"].items():
+    for key, data in doc.get("groups", {}).items():
         if key.startswith(prefix):
             _, part, group = split_key(key)
             if part in parts:
@@ -197,11 +207,10 @@ class StatsReader:
         self.client = client
         self.settings = settings
 
-    async def fetch(self, org: str,
-                    wanted: list[tuple[str, str, list[tuple[int, int]]]]) -> list[list[dict[str, Any]]]:
-        """The documents of each ``(kind, granularity, ranges)``: one msearch for all."""
+    async def fetch(self, org: str, wanted: list[Want]) -> list[list[dict[str, Any]]]:
+        """The documents of each ``Want``: one msearch for all."""
         lines: list[bytes] = []
-        for kind, granularity, ranges in wanted:
+        for kind, granularity, ranges, groups in wanted:
             indices = sorted({name for a, b in ranges
                               for name in indices_between(self.settings, granularity, a, b)})
             size = sum(b - a for a, b in ranges) // STEP_MS[granularity]
@@ -209,6 +218,7 @@ class StatsReader:
                                        "ignore_unavailable": True, "allow_no_indices": True}))
             lines.append(orjson.dumps({
                 "size": max(size, 1), "track_total_hits": False,
+                **({"_source": {"includes": ["bucket", *(f"groups.{g}*" for g in groups)]}} if groups else {}),
                 "query": {"bool": {"filter": [
                     {"term": {"org_id": org}}, {"term": {"granularity": granularity}},
                     {"term": {"kind": kind}},
@@ -245,10 +255,12 @@ class StatsReader:
         full documents that tile the range."""
         tiles = cover(req.start_ms, req.end_ms, req.interval)
         edges = tiles.pop(req.interval, [])
-        wanted = [(FULL, req.interval, [(req.start_ms, req.end_ms)])]
-        wanted += [(FULL, g, r) for g, r in tiles.items()]
-        found = await self.fetch(org, wanted)
         select, dim, parts = the_plan.select, the_plan.dim, the_plan.parts
+        # Only the plan's groups travel: a full document holds every dim's.
+        groups = tuple(f"{dim}:{part}:" for part in parts)
+        wanted = [Want(FULL, req.interval, [(req.start_ms, req.end_ms)], groups)]
+        wanted += [Want(FULL, g, r, groups) for g, r in tiles.items()]
+        found = await self.fetch(org, wanted)
         points: dict[str, dict[int, dict[str, Any] | Tally]] = {}
         totals: dict[str, Tally] = {}
         for doc in found[0]:
@@ -284,9 +296,9 @@ class StatsReader:
         a, b = req.start_ms, req.end_ms
         edges = cover(a, b, req.interval).get("hour", [])
         first_day, last_day = floor_ms(a, "day"), ceil_ms(b, "day")
-        wanted = [(view_kind(the_plan.dim), "day", [(first_day, last_day)])]
+        wanted = [Want(view_kind(the_plan.dim), "day", [(first_day, last_day)])]
         if edges:
-            wanted.append((FULL, "hour", edges))
+            wanted.append(Want(FULL, "hour", edges, (f"{the_plan.dim}::",)))
         found = await self.fetch(org, wanted)
         select = the_plan.select
         by_day = req.interval == "day"
@@ -375,14 +387,15 @@ class StatsReader:
         for tiling in tiles.values():
             for granularity, parts in tiling.items():
                 wanted.setdefault(granularity, []).extend(parts)
-        requests = [(FULL, g, _union(r)) for g, r in sorted(wanted.items())]
+        requests = [Want(FULL, g, _union(r), tuple(f"{d}::" for d in SUMMARY_DIMS))
+                    for g, r in sorted(wanted.items())]
         found = await self.fetch(org, requests)
-        docs = [(granularity, doc) for (_, granularity, _), batch in zip(requests, found, strict=True)
+        docs = [(want.granularity, doc) for want, batch in zip(requests, found, strict=True)
                 for doc in batch]
         # The summary's groups of each document, picked out once (not once per window).
         picked = [(granularity, doc["bucket"],
                    [(dim, group, data) for dim, _, group, data in
-                    ((*split_key(key), data) for key, data in doc["groups"].items())
+                    ((*split_key(key), data) for key, data in doc.get("groups", {}).items())
                     if dim in SUMMARY_DIMS])
                   for granularity, doc in docs]
         by_dim: dict[str, dict[str, Tally]] = {}
