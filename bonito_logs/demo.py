@@ -38,8 +38,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
+    # Ctrl-C, a closed terminal, `kill` and a background start (where SIGINT is ignored)
+    # all stop what this command started: its children run in their own sessions, so
+    # nothing else would stop them.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     from bonito_logs import stack
 
     started_stack = not stack.is_healthy(settings)
