@@ -89,9 +89,9 @@ def parse_stats_request(params: Mapping[str, Any] | Iterable[tuple[str, str]],
     a, b = floor_ms(start_ms, interval), ceil_ms(end_ms, interval)
     buckets = (b - a) // STEP_MS[interval]
     if buckets > MAX_BUCKETS:
-        hint = f"; use interval={_COARSER[interval]}" if interval in _COARSER else ""
+        hint = f"interval={_COARSER[interval]} or " if interval in _COARSER else ""
         raise ValidationError("interval", f"gives {buckets} buckets over this range, more than "
-                                          f"{MAX_BUCKETS}{hint} or a shorter range")
+                                          f"{MAX_BUCKETS}; use {hint}a shorter range")
     return StatsRequest(start_ms=a, end_ms=b, interval=interval, group_by=group_by,
                         log_types=log_types, severities=severities)
 

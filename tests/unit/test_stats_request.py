@@ -68,6 +68,8 @@ def test_too_many_buckets_suggests_a_coarser_interval():
                                      now=NOW)
     assert seven_days.buckets == 10_080
     assert "interval=day" in problems({"start": "2020-01-01", "end": "2026-01-01"})["interval"]
+    too_long = problems({"start": "1990-01-01", "end": "2026-01-01", "interval": "day"})["interval"]
+    assert too_long.endswith("more than 10080; use a shorter range"), too_long
 
 
 def test_every_problem_at_once_and_single_values_once():
