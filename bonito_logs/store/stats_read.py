@@ -54,7 +54,8 @@ DAY_MS, HOUR_MS = STEP_MS["day"], STEP_MS["hour"]
 
 class Want(NamedTuple):
     """Rollup documents to read: of a kind and granularity with buckets in ``ranges``;
-    ``groups``: only the groups whose keys start with one of these (all when empty)."""
+    ``groups``: only the groups whose keys match one of these patterns (``*`` matches
+    anything; all groups when empty)."""
 
     kind: str
     granularity: str
@@ -70,6 +71,13 @@ class Plan:
     parts: tuple[str, ...]  # log types, for the cell dim
     select: Select
     direct: bool = False  # each output group is one stored group: stored percentiles serve
+    # Source filter patterns (``*`` = anything) of the group keys a full document must
+    # ship: a filter on severity leaves the other severities' cells in OpenSearch.
+    keys: tuple[str, ...] = ()
+
+    @property
+    def wanted_keys(self) -> tuple[str, ...]:
+        return self.keys or tuple(f"{self.dim}:{part}:*" for part in self.parts)
 
 
 def _identity(part: str, group: str) -> str:
@@ -91,7 +99,8 @@ def plan(req: StatsRequest) -> Plan | None:
             key = orjson.loads(group)
             return key[index] if key[2] in wanted else None
 
-        return Plan("model_cell", ("",), model_select)
+        return Plan("model_cell", ("",), model_select,
+                    keys=tuple(f'model_cell::*,"{sev}"]' for sev in sevs))
     one_dim = {"log_type": lts, "severity": sevs}
     if not lts and not sevs:
         return Plan(d or "total", ("",), _identity, direct=True)
@@ -100,10 +109,11 @@ def plan(req: StatsRequest) -> Plan | None:
         if len(filtered) == 1 and d in (None, filtered[0]):
             dim = filtered[0]
             allowed = frozenset(one_dim[dim])
+            keys = tuple(f"{dim}::{value}" for value in sorted(allowed))
             if d is None:
-                return Plan(dim, ("",), lambda part, group: "" if group in allowed else None)
+                return Plan(dim, ("",), lambda part, group: "" if group in allowed else None, keys=keys)
             return Plan(dim, ("",), lambda part, group: group if group in allowed else None,
-                        direct=True)
+                        direct=True, keys=keys)
     lt_ok = lts or LOG_TYPES
     sev_ok = frozenset(sevs) if sevs else None
 
@@ -115,7 +125,8 @@ def plan(req: StatsRequest) -> Plan | None:
             return ""
         return part if d == "log_type" else severity if d == "severity" else event_type
 
-    return Plan("cell", tuple(lt_ok), cell_select)
+    keys = tuple(f"cell:{lt}:*|{sev}" for lt in lt_ok for sev in sevs) if sevs else ()
+    return Plan("cell", tuple(lt_ok), cell_select, keys=keys)
 
 
 def cover(start: int, end: int, granularity: str) -> Ranges:
@@ -218,7 +229,7 @@ class StatsReader:
                                        "ignore_unavailable": True, "allow_no_indices": True}))
             lines.append(orjson.dumps({
                 "size": max(size, 1), "track_total_hits": False,
-                **({"_source": {"includes": ["bucket", *(f"groups.{g}*" for g in groups)]}} if groups else {}),
+                **({"_source": {"includes": ["bucket", *(f"groups.{g}" for g in groups)]}} if groups else {}),
                 "query": {"bool": {"filter": [
                     {"term": {"org_id": org}}, {"term": {"granularity": granularity}},
                     {"term": {"kind": kind}},
@@ -257,7 +268,7 @@ class StatsReader:
         edges = tiles.pop(req.interval, [])
         select, dim, parts = the_plan.select, the_plan.dim, the_plan.parts
         # Only the plan's groups travel: a full document holds every dim's.
-        groups = tuple(f"{dim}:{part}:" for part in parts)
+        groups = the_plan.wanted_keys
         wanted = [Want(FULL, req.interval, [(req.start_ms, req.end_ms)], groups)]
         wanted += [Want(FULL, g, r, groups) for g, r in tiles.items()]
         found = await self.fetch(org, wanted)
@@ -298,7 +309,7 @@ class StatsReader:
         first_day, last_day = floor_ms(a, "day"), ceil_ms(b, "day")
         wanted = [Want(view_kind(the_plan.dim), "day", [(first_day, last_day)])]
         if edges:
-            wanted.append(Want(FULL, "hour", edges, (f"{the_plan.dim}::",)))
+            wanted.append(Want(FULL, "hour", edges, (f"{the_plan.dim}::*",)))
         found = await self.fetch(org, wanted)
         select = the_plan.select
         by_day = req.interval == "day"
@@ -387,7 +398,7 @@ class StatsReader:
         for tiling in tiles.values():
             for granularity, parts in tiling.items():
                 wanted.setdefault(granularity, []).extend(parts)
-        requests = [Want(FULL, g, _union(r), tuple(f"{d}::" for d in SUMMARY_DIMS))
+        requests = [Want(FULL, g, _union(r), tuple(f"{d}::*" for d in SUMMARY_DIMS))
                     for g, r in sorted(wanted.items())]
         found = await self.fetch(org, requests)
         docs = [(want.granularity, doc) for want, batch in zip(requests, found, strict=True)

@@ -94,3 +94,25 @@ def test_plans_read_the_smallest_documents_that_answer():
     models = _plan(group_by="provider", severities=("error",))
     assert models.dim == "model_cell" and models.select("", '["m","p","error"]') == "p"
     assert _plan(group_by="model", log_types=("kb",)) is None  # models are gateway-only
+
+
+def test_plans_name_the_only_group_keys_a_full_document_must_ship():
+    """Source filter patterns: every stored key the plan selects matches one, and a severity
+    filter leaves the other severities' cells behind."""
+    from fnmatch import fnmatchcase
+
+    def ships(p, key: str) -> bool:
+        return any(fnmatchcase(key, pattern) for pattern in p.wanted_keys)
+
+    assert _plan(group_by="event_type").wanted_keys == ("event_type::*",)
+    cells = _plan(group_by="log_type", severities=("error",), log_types=("kb", "agent"))
+    assert ships(cells, "cell:kb:search|error") and ships(cells, "cell:agent:tool.call|error")
+    assert not ships(cells, "cell:kb:search|info") and not ships(cells, "cell:gateway:x|error")
+    assert not ships(cells, "event_type::search")
+    every_lt = _plan(group_by="event_type", log_types=("kb",))
+    assert every_lt.wanted_keys == ("cell:kb:*",)
+    models = _plan(group_by="model", severities=("error", "critical"))
+    assert ships(models, 'model_cell::["gpt-4o","openai","critical"]')
+    assert not ships(models, 'model_cell::["gpt-4o","openai","info"]')
+    merged = _plan(severities=("error", "critical"))
+    assert sorted(merged.wanted_keys) == ["severity::critical", "severity::error"]
