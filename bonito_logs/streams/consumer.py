@@ -6,7 +6,8 @@ when the worker says so. ``worker_consumer`` builds one from the settings and th
 that differ between workers; each worker passes its own, with the reasons, where it
 calls it. ``start_with_retry`` starts one while Kafka may still be down, giving up when
 the worker is asked to stop; ``Backoff``, ``Stopping`` and ``sleep_or_stop`` are the
-pacing that it and the retry loops of the indexer and the aggregator share.
+pacing that it and the retry loops of the indexer and the aggregator share. ``Fetched``
+is a batch of fetched records with the offsets to commit after it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from bonito_logs.config import Settings
@@ -24,6 +27,32 @@ from bonito_logs.config import Settings
 # Fetch sizes of the workers that read the logs topic in large batches.
 BATCH_FETCH_MAX_BYTES = 64 * 1024 * 1024
 BATCH_PARTITION_FETCH_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class Fetched:
+    """Records fetched for one batch (aiokafka ConsumerRecords, fetch order) and the last
+    offset of each partition in it."""
+
+    records: list[Any] = field(default_factory=list)
+    last_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def add(self, tp: TopicPartition, records: list[Any]) -> None:
+        self.records.extend(records)
+        self.last_offsets[tp] = records[-1].offset
+
+    def still_assigned(self, assigned: Collection[TopicPartition]) -> Fetched:
+        """This batch without the records of partitions not in ``assigned`` (itself when
+        none was revoked while it was fetched)."""
+        if all(tp in assigned for tp in self.last_offsets):
+            return self
+        kept = Fetched()
+        for rec in self.records:
+            tp = TopicPartition(rec.topic, rec.partition)
+            if tp in assigned:
+                kept.records.append(rec)
+                kept.last_offsets[tp] = rec.offset
+        return kept
 
 
 class Stopping(Exception):

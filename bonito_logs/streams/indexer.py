@@ -21,10 +21,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from bonito_logs.config import Settings
@@ -36,6 +35,7 @@ from bonito_logs.streams.consumer import (
     BATCH_FETCH_MAX_BYTES,
     BATCH_PARTITION_FETCH_BYTES,
     Backoff,
+    Fetched,
     Stopping,
     sleep_or_stop,
     start_with_retry,
@@ -45,12 +45,6 @@ from bonito_logs.streams.dlq import DeadLetter, DeadLetterWriter
 from bonito_logs.streams.status import WorkerStatus
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Batch:
-    records: list[Any] = field(default_factory=list)  # aiokafka ConsumerRecord, fetch order
-    last_offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
 class _Revocations(ConsumerRebalanceListener):
@@ -146,10 +140,10 @@ class IndexerAgent:
         await sleep_or_stop(self._stopping, seconds)
 
     # -- one batch ----------------------------------------------------------------------
-    async def _fetch(self) -> _Batch:
+    async def _fetch(self) -> Fetched:
         """Gather up to ``indexer_batch_records`` records, waiting at most ``indexer_batch_seconds``."""
         s = self.settings
-        batch = _Batch()
+        batch = Fetched()
         deadline = time.monotonic() + s.indexer_batch_seconds
         while len(batch.records) < s.indexer_batch_records and not self._stopping.is_set():
             remaining = deadline - time.monotonic()
@@ -159,25 +153,17 @@ class IndexerAgent:
                 timeout_ms=max(1, int(remaining * 1000)),
                 max_records=s.indexer_batch_records - len(batch.records))
             for tp, records in got.items():
-                batch.records.extend(records)
-                batch.last_offsets[tp] = records[-1].offset
+                batch.add(tp, records)
         return batch
 
-    def _still_assigned(self, batch: _Batch) -> _Batch:
-        assigned = self._consumer.assignment()
-        if all(tp in assigned for tp in batch.last_offsets):
-            return batch
-        kept = _Batch()
-        for rec in batch.records:
-            tp = TopicPartition(rec.topic, rec.partition)
-            if tp in assigned:
-                kept.records.append(rec)
-                kept.last_offsets[tp] = rec.offset
-        log.info("dropped %d fetched records of revoked partitions (the new owner reads them)",
-                 len(batch.records) - len(kept.records))
+    def _still_assigned(self, batch: Fetched) -> Fetched:
+        kept = batch.still_assigned(self._consumer.assignment())
+        if kept is not batch:
+            log.info("dropped %d fetched records of revoked partitions (the new owner reads them)",
+                     len(batch.records) - len(kept.records))
         return kept
 
-    async def _process(self, batch: _Batch) -> None:
+    async def _process(self, batch: Fetched) -> None:
         items: list[BulkItem] = []
         origins: list[Any] = []
         dead: list[DeadLetter] = []
@@ -249,7 +235,7 @@ class IndexerAgent:
                 log.warning("dead-letter topic unreachable (%s); retrying in %.1fs", exc, delay)
                 await self._sleep_or_stop(delay)
 
-    async def _commit(self, batch: _Batch) -> None:
+    async def _commit(self, batch: Fetched) -> None:
         offsets = {tp: off + 1 for tp, off in batch.last_offsets.items()}
         try:
             await self._consumer.commit(offsets)

@@ -65,3 +65,24 @@ async def test_a_stop_ends_the_retries():
     with pytest.raises(Stopping):
         await asyncio.wait_for(start_with_retry(flaky, stopping, logging.getLogger("test")), 5)
     assert flaky.starts == 1
+
+
+def test_a_fetched_batch_drops_the_records_of_revoked_partitions_only():
+    from aiokafka import TopicPartition
+    from aiokafka.structs import ConsumerRecord
+
+    from bonito_logs.streams.consumer import Fetched
+
+    def records(partition: int, offsets: range) -> list:
+        return [ConsumerRecord("t", partition, o, 0, 0, None, b"", None, 0, 0, []) for o in offsets]
+
+    batch = Fetched()
+    batch.add(TopicPartition("t", 0), records(0, range(10, 13)))
+    batch.add(TopicPartition("t", 1), records(1, range(5, 7)))
+    batch.add(TopicPartition("t", 0), records(0, range(13, 15)))
+    assert batch.last_offsets == {TopicPartition("t", 0): 14, TopicPartition("t", 1): 6}
+    assert batch.still_assigned({TopicPartition("t", 0), TopicPartition("t", 1)}) is batch
+    kept = batch.still_assigned({TopicPartition("t", 1)})
+    assert [(r.partition, r.offset) for r in kept.records] == [(1, 5), (1, 6)]
+    assert kept.last_offsets == {TopicPartition("t", 1): 6}
+    assert batch.still_assigned(set()).records == []

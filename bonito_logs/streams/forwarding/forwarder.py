@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,18 +43,12 @@ from bonito_logs.connectors import RetryPolicy
 from bonito_logs.forward_topics import ensure_integration_topics, group_id, replay_topic
 from bonito_logs.schemas import decode
 from bonito_logs.store.integrations import Integration
-from bonito_logs.streams.consumer import worker_consumer
+from bonito_logs.streams.consumer import Fetched, worker_consumer
 from bonito_logs.streams.forwarding.controls import ForwarderControls
 from bonito_logs.streams.forwarding.delivery import Abandoned, Delivery, Item, Stopping
 from bonito_logs.streams.forwarding.state import ForwarderState
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Chunk:
-    records: list[Any] = field(default_factory=list)
-    last_offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -116,7 +109,7 @@ class Forwarder(ForwarderControls):
                     continue
                 async with self._batch_lock:
                     self._abandon.clear()
-                    chunk = self._still_assigned(chunk)
+                    chunk = chunk.still_assigned(self._consumer.assignment())
                     if not chunk.records:
                         continue
                     try:
@@ -165,9 +158,9 @@ class Forwarder(ForwarderControls):
                 delay = min(delay * 2, 10.0)
         return False
 
-    async def _fetch(self) -> _Chunk:
+    async def _fetch(self) -> Fetched:
         s = self.settings
-        chunk = _Chunk()
+        chunk = Fetched()
         deadline = time.monotonic() + s.forward_batch_seconds
         while len(chunk.records) < s.forward_batch_records and not self._stop.is_set():
             remaining = deadline - time.monotonic()
@@ -187,8 +180,7 @@ class Forwarder(ForwarderControls):
                 await self._wait_for_wake(1.0)
                 break
             for tp, records in got.items():
-                chunk.records.extend(records)
-                chunk.last_offsets[tp] = records[-1].offset
+                chunk.add(tp, records)
         return chunk
 
     async def _position(self, tp: Any) -> None:
@@ -225,18 +217,6 @@ class Forwarder(ForwarderControls):
             with contextlib.suppress(KafkaError, IllegalStateError):
                 await self._consumer.seek_to_beginning(tp)
 
-    def _still_assigned(self, chunk: _Chunk) -> _Chunk:
-        assigned = self._consumer.assignment()
-        if all(tp in assigned for tp in chunk.last_offsets):
-            return chunk
-        kept = _Chunk()
-        for rec in chunk.records:
-            tp = TopicPartition(rec.topic, rec.partition)
-            if tp in assigned:
-                kept.records.append(rec)
-                kept.last_offsets[tp] = rec.offset
-        return kept
-
     def _select(self, records: list[Any]) -> list[Item]:
         """The records of this org that pass the filters (replayed ones pass unfiltered)."""
         org = self.integration.org_id
@@ -257,7 +237,7 @@ class Forwarder(ForwarderControls):
                 items.append(Item(record, rec, replayed))
         return items
 
-    async def _commit(self, chunk: _Chunk) -> None:
+    async def _commit(self, chunk: Fetched) -> None:
         assigned = self._consumer.assignment()
         offsets = {tp: off + 1 for tp, off in chunk.last_offsets.items() if tp in assigned}
         if not offsets:
