@@ -15,22 +15,13 @@ from typing import Any
 
 from bonito_logs.config import Settings
 from bonito_logs.store.integrations import Integration
+from bonito_logs.store.meta_index import stored_time
 
 _WORST_FIRST = ("circuit_open", "failing", "ok")
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _latest(docs: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
-    dated = [(moment, doc) for doc in docs if (moment := _time(doc.get(key))) is not None]
+    dated = [(moment, doc) for doc in docs if (moment := stored_time(doc.get(key))) is not None]
     return max(dated, key=lambda pair: pair[0])[1] if dated else None
 
 
@@ -38,7 +29,7 @@ def state_of(integration: Integration, reports: list[dict[str, Any]], numbers: d
              settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     live = [doc for doc in reports
-            if (seen := _time(doc.get("updated_at"))) is not None
+            if (seen := stored_time(doc.get("updated_at"))) is not None
             and (now - seen).total_seconds() <= settings.api_worker_live_s]
     running = [doc for doc in live if doc.get("running")]
     if not integration.enabled:

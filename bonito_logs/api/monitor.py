@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from opensearchpy import AsyncOpenSearch
 
 from bonito_logs.config import Settings
+from bonito_logs.store.meta_index import stored_time
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class ClusterMonitor:
         live = []
         for hit in response.get("hits", {}).get("hits", []):
             source = hit.get("_source") or {}
-            updated = _parse_time(source.get("updated_at"))
+            updated = stored_time(source.get("updated_at"))
             if updated is not None and (now - updated).total_seconds() <= self._settings.api_worker_live_s:
                 live.append(source)
         return sorted(live, key=lambda w: str(w.get("worker_id")))
@@ -207,16 +208,6 @@ async def _quietly_close(client: Any) -> None:
         await asyncio.wait_for(client.close() if hasattr(client, "close") else client.stop(), 5)
     except Exception as exc:  # noqa: BLE001
         log.debug("closing Kafka client: %s", exc)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _describe(exc: BaseException) -> str:

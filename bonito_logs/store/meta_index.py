@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
@@ -37,3 +38,15 @@ def is_outage(exc: os_errors.TransportError) -> bool:
 def unavailable(exc: Exception) -> Unavailable:
     """The typed error (503 in the API) for an outage; the message names no request details."""
     return Unavailable(f"OpenSearch is unavailable: {exc.__class__.__name__}")
+
+
+def stored_time(value: Any) -> datetime | None:
+    """An ISO 8601 time read from a metadata document (a heartbeat's ``updated_at``, a
+    status's last success), always aware; ``None`` when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
