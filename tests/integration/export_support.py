@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from bonito_logs.config import Settings
 from bonito_logs.schemas import FIELDS, record_to_json
 from bonito_logs.store import ensure_templates, index_for, to_document
 from bonito_logs.streams.exporter import ExporterAgent
+from tests.integration.support import running
 
 CHUNK = 5000
 
@@ -63,15 +64,8 @@ async def bulk_load(settings: Settings, records: Iterable[dict[str, Any]]) -> in
     return n
 
 
-@contextlib.asynccontextmanager
-async def running_exporter(settings: Settings) -> AsyncIterator[ExporterAgent]:
-    agent = ExporterAgent(settings)
-    task = asyncio.create_task(agent.run())
-    try:
-        yield agent
-    finally:
-        agent.stop()
-        await asyncio.wait_for(task, 60)
+def running_exporter(settings: Settings) -> contextlib.AbstractAsyncContextManager[ExporterAgent]:
+    return running(ExporterAgent(settings))
 
 
 async def wait_for_job(client: httpx.AsyncClient, headers: dict[str, str], job_id: str,

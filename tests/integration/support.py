@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,17 @@ async def produce(settings: Settings, items: Iterable[tuple[bytes | None, bytes]
 
 def encoded(records: Iterable[dict]) -> list[tuple[bytes, bytes]]:
     return [(r["org_id"].encode(), encode(r)) for r in records]
+
+
+@contextlib.asynccontextmanager
+async def running(agent: Any) -> AsyncIterator[Any]:
+    """Runs a stream agent (``run()``/``stop()``) in this event loop for the block."""
+    task = asyncio.create_task(agent.run())
+    try:
+        yield agent
+    finally:
+        agent.stop()
+        await asyncio.wait_for(task, 60)
 
 
 def os_client(settings: Settings) -> AsyncOpenSearch:

@@ -22,7 +22,7 @@ from tests.integration.stats_support import (
     stats_records,
     wait_aggregated,
 )
-from tests.integration.support import encoded, new_orgs, produce
+from tests.integration.support import encoded, new_orgs, produce, running
 from tests.integration.test_api_support import api_session, bearer, new_key
 
 INTERVALS = ("minute", "hour", "day")
@@ -42,13 +42,8 @@ FILTERED = (
 async def aggregated(settings):
     """Runs an in-process aggregator for the test; yields a function that waits for it."""
     await prepare(settings)
-    agent = AggregatorAgent(settings)
-    task = asyncio.create_task(agent.run())
-    try:
+    async with running(AggregatorAgent(settings)) as agent:
         yield agent
-    finally:
-        agent.stop()
-        await asyncio.wait_for(task, 60)
 
 
 async def test_100k_records_over_3_days_exact_for_every_interval_and_group_by(settings, aggregated):
