@@ -221,7 +221,8 @@ class DaySeries:
             if self._text is not None:
                 points = orjson.loads(self._text)
             else:
-                points = [orjson.loads(zero_point(ts, self.tokens)) for ts in hour_stamps(self.day)]
+                zero = Stats().public(tokens=self.tokens)
+                points = [{"timestamp": ts, **zero} for ts in hour_stamps(self.day)]
             self._points = points
         i = (hour_ms - self.day) // STEP_MS["hour"]
         stamp = points[i]["timestamp"]
